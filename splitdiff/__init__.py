@@ -1,0 +1,14 @@
+"""splitdiff: diffusion-prior inverse-problem solvers assembled from parts.
+
+Four concepts, four subpackages, each with a registry (``names``, ``build``, ``register``):
+``operators`` (forward models), ``priors`` (denoisers and diffusion models), ``splitting``
+(ADMM / HQS / linearized ADMM and their steps), ``algorithms`` (named compositions: DDiff,
+its Table 2 ablations, DiffPIR, plug-and-play). Images are NCHW tensors in [-1, 1].
+"""
+
+from . import algorithms, operators, priors, splitting
+from .checks import DivergenceError
+
+__version__ = "0.1.0"
+
+__all__ = ["algorithms", "operators", "priors", "splitting", "DivergenceError", "__version__"]

@@ -1,0 +1,30 @@
+"""Registered solver compositions. Build by name::
+
+    solver = splitdiff.algorithms.build("ddiff", prior=prior, operator=op)
+    x_hat = solver.solve(y, generator=g)
+"""
+
+from ..registry import Registry
+from .compositions import ddiff, ddiff_hqs, diff_pnp_admm, diff_pnp_hqs, diffpir, pnp_admm, pnp_hqs
+from .defaults import TASKS, DDiffDefaults, ddiff_defaults, diffpir_defaults
+from .solver import Solver
+
+REGISTRY: Registry[Solver] = Registry("algorithm")
+register = REGISTRY.register
+build = REGISTRY.build
+names = REGISTRY.names
+get = REGISTRY.get
+
+register("ddiff", ddiff)
+register("ddiff-hqs", ddiff_hqs)
+register("diff-pnp-admm", diff_pnp_admm)
+register("diff-pnp-hqs", diff_pnp_hqs)
+register("diffpir", diffpir)
+register("pnp-admm", pnp_admm)
+register("pnp-hqs", pnp_hqs)
+
+__all__ = [
+    "Solver", "TASKS", "DDiffDefaults", "ddiff_defaults", "diffpir_defaults",
+    "ddiff", "ddiff_hqs", "diff_pnp_admm", "diff_pnp_hqs", "diffpir", "pnp_admm", "pnp_hqs",
+    "REGISTRY", "register", "build", "names", "get",
+]

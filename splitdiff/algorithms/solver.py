@@ -1,0 +1,98 @@
+"""A solver: a splitting, a prior step and an operator, run over a timeline."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..checks import check_positive_int
+from ..operators.base import Operator
+from ..splitting.loop import Callback, Splitting
+from ..splitting.prior_step import DirectStep, ManifoldStep, PriorStep
+from ..splitting.timeline import Timeline
+
+
+class Solver:
+    """A composed inverse-problem solver.
+
+    ``steps``: timesteps of the respaced diffusion schedule (the loop makes ``steps - 1``
+    network calls, landing on t = 0) or, for classical priors, iterations. ``spacing``:
+    'uniform' | 'ddim' | 'quad'. ``init``: 'gaussian' (x_T ~ N(0, I)) or 'zeros'.
+    """
+
+    def __init__(
+        self,
+        splitting: Splitting,
+        prior_step: PriorStep,
+        operator: Operator,
+        steps: int,
+        spacing: str = "uniform",
+        init: str = "gaussian",
+        name: str = "custom",
+    ) -> None:
+        if not isinstance(operator, Operator):
+            raise ValueError(f"operator must be a splitdiff Operator, got {type(operator).__name__}")
+        if init not in ("gaussian", "zeros"):
+            raise ValueError(f"init must be 'gaussian' or 'zeros', got {init!r}")
+        self.splitting = splitting
+        self.prior_step = prior_step
+        self.operator = operator
+        self.steps = check_positive_int(steps, "steps")
+        self.spacing = spacing
+        self.init = init
+        self.name = name
+
+    @property
+    def prior(self):
+        return self.prior_step.prior
+
+    def timeline(self, steps: int | None = None) -> Timeline:
+        """The iteration plan for ``steps`` (default: the solver's)."""
+        steps = self.steps if steps is None else check_positive_int(steps, "steps")
+        uses_schedule = isinstance(self.prior_step, ManifoldStep) or (
+            isinstance(self.prior_step, DirectStep) and self.prior_step.sigma is None
+        )
+        if uses_schedule:
+            schedule = self.prior.schedule
+            return Timeline.diffusion(schedule, schedule.timesteps(steps, self.spacing))
+        return Timeline.iterations(steps)
+
+    def image_shape(self, y: Tensor, x_T: Tensor | None) -> tuple[int, ...]:
+        if x_T is not None:
+            return tuple(x_T.shape)
+        shape = getattr(self.prior, "image_shape", None)
+        if shape is not None:
+            return (y.shape[0], *shape)
+        return self.operator.input_shape(tuple(y.shape))
+
+    def solve(
+        self,
+        y: Tensor,
+        x_T: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        steps: int | None = None,
+        callback: Callback | None = None,
+    ) -> Tensor:
+        """Reconstruct images from measurements ``y`` (a batch, shaped as ``operator`` outputs).
+
+        ``x_T``: explicit initial iterate (N, C, H, W); otherwise drawn from ``generator``.
+        ``callback`` sees an ``IterationState`` (k, t, x, z, u, x_t) after every iteration.
+        Returns (N, C, H, W); images are nominally in [-1, 1] (not clamped).
+        """
+        if not isinstance(y, Tensor) or y.dim() < 1:
+            raise ValueError(f"measurement y must be a batched torch.Tensor, got {type(y).__name__}")
+        if x_T is not None:
+            self.operator.check_input(x_T)
+        shape = self.image_shape(y, x_T)
+        y = self.operator.check_measurement(y, shape)
+        if x_T is None:
+            if self.init == "gaussian":
+                x_T = torch.randn(shape, generator=generator, device=y.device, dtype=y.dtype)
+            else:
+                x_T = torch.zeros(shape, device=y.device, dtype=y.dtype)
+        self.prior.check_input(x_T)
+        self.operator.check_input(x_T)
+        return self.splitting.run(y, self.operator, self.prior_step, x_T, self.timeline(steps), generator, callback)
+
+    def __repr__(self) -> str:
+        return f"Solver({self.name!r}, steps={self.steps}, operator={self.operator!r})"

@@ -1,0 +1,74 @@
+"""Blur kernels of the paper's benchmarks: Gaussian (61, std 3) and motion (61, intensity 0.5)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+from scipy.ndimage import gaussian_filter, gaussian_filter1d
+
+from ..checks import check_positive, check_positive_int
+
+
+def gaussian_kernel_1d(size: int = 61, std: float = 3.0) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter1d`` of a centred delta of ``size`` taps (sums to 1)."""
+    check_positive_int(size, "kernel_size")
+    check_positive(std, "std")
+    delta = np.zeros(size)
+    delta[size // 2] = 1.0
+    return gaussian_filter1d(delta, std)
+
+
+def gaussian_kernel(size: int = 61, std: float = 3.0) -> np.ndarray:
+    """DPS's Gaussian kernel: ``scipy.ndimage.gaussian_filter`` of a centred delta, (size, size)."""
+    check_positive_int(size, "kernel_size")
+    check_positive(std, "std")
+    delta = np.zeros((size, size))
+    delta[size // 2, size // 2] = 1.0
+    return gaussian_filter(delta, std)
+
+
+def motion_kernel(size: int = 61, intensity: float = 0.5, seed: int | None = 0) -> np.ndarray:
+    """A random motion-blur path kernel (size, size), float32, summing to 1.
+
+    Follows the algorithm of LeviBorodenko's ``motionblur.Kernel``: a path of beta(1, 30)
+    steps whose angles wander within ``U(0, intensity * pi)``, centred and randomly rotated,
+    drawn on a 2x canvas, Gaussian-blurred, LANCZOS-resized to ``size``. The draws are made
+    from ``numpy.random.RandomState(seed)`` in that package's order, so ``seed=0`` gives the
+    kernel DPS / DDiff get after ``np.random.seed(0)``.
+    """
+    check_positive_int(size, "kernel_size")
+    if not 0 <= intensity <= 1:
+        raise ValueError(f"intensity must be in [0, 1], got {intensity!r}")
+    rng = np.random.RandomState(seed)
+    eps = 0.1
+    canvas = 2 * size
+    diagonal = math.sqrt(2 * canvas**2)
+
+    max_length = 0.75 * diagonal * (rng.uniform() + rng.uniform(0, intensity**2))
+    steps: list[float] = []
+    while sum(steps) < max_length:
+        step = rng.beta(1, 30) * (1 - intensity + eps) * diagonal
+        if step < max_length:
+            steps.append(step)
+
+    max_angle = rng.uniform(0, intensity * math.pi)
+    jitter = rng.beta(2, 20)
+    angles = [rng.uniform(low=-max_angle, high=max_angle)]
+    while len(angles) < len(steps):
+        angle = rng.triangular(0, intensity * max_angle, max_angle + eps)
+        flip = rng.uniform() < jitter
+        angles.append(angle * (-np.sign(angles[-1]) if flip else np.sign(angles[-1])))
+
+    path = np.cumsum(np.asarray(steps) * np.exp(1j * np.asarray(angles)))
+    path = path - sum(path) / len(steps)
+    path = path * np.exp(1j * rng.uniform(0, math.pi))
+    path = path + (canvas + 1j * canvas) / 2
+
+    image = Image.new("RGB", (canvas, canvas))
+    ImageDraw.Draw(image).line(xy=[(p.real, p.imag) for p in path], width=int(diagonal / 150))
+    image = image.filter(ImageFilter.GaussianBlur(radius=int(diagonal * 0.01)))
+    image = image.resize((size, size), resample=Image.LANCZOS).convert("L")
+    kernel = np.asarray(image, dtype=np.float32)
+    return kernel / kernel.sum()

@@ -1,0 +1,35 @@
+"""Priors: denoisers, diffusion models (``eps``, Tweedie, schedule) and exact-score analytic priors.
+
+Build by name::
+
+    prior = splitdiff.priors.build("random_network", channels=3)
+    tv = splitdiff.priors.build("tv", strength=20.0)
+"""
+
+from ..registry import Registry
+from .analytic import GaussianMixturePrior, GaussianPrior, linear_gaussian_posterior
+from .base import DiffusionPrior, Prior
+from .classical import TotalVariation, WaveletSoftThreshold, Wiener, haar_forward, haar_inverse, total_variation, tv_prox
+from .network import EpsNetworkPrior, TinyUNet, random_network_prior
+from .schedule import NoiseSchedule, quad_timesteps, space_timesteps
+
+REGISTRY: Registry[Prior] = Registry("prior")
+register = REGISTRY.register
+build = REGISTRY.build
+names = REGISTRY.names
+get = REGISTRY.get
+
+register("gaussian", GaussianPrior)
+register("gaussian_mixture", GaussianMixturePrior)
+register("tv", TotalVariation)
+register("wavelet", WaveletSoftThreshold)
+register("wiener", Wiener)
+register("random_network", random_network_prior)
+
+__all__ = [
+    "Prior", "DiffusionPrior", "NoiseSchedule", "space_timesteps", "quad_timesteps",
+    "GaussianPrior", "GaussianMixturePrior", "linear_gaussian_posterior",
+    "TotalVariation", "WaveletSoftThreshold", "Wiener", "tv_prox", "total_variation",
+    "haar_forward", "haar_inverse", "EpsNetworkPrior", "TinyUNet", "random_network_prior",
+    "REGISTRY", "register", "build", "names", "get",
+]
