@@ -7,6 +7,7 @@ on the [-1, 1] scale). Linear operators add ``adjoint`` and an exact ``proximal`
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
@@ -93,6 +94,12 @@ class LinearOperator(Operator):
 
     def data_gradient(self, x: Tensor, y: Tensor) -> Tensor:
         return self.adjoint(self(x) - y)
+
+    def matrix(self, image_shape: tuple[int, ...], dtype: torch.dtype = torch.float64) -> Tensor:
+        """``A`` as a dense (M, D) matrix for one image of ``image_shape`` (C, H, W); small sizes only."""
+        d = math.prod(image_shape)
+        basis = torch.eye(d, dtype=dtype).reshape(d, *image_shape)
+        return self(basis).reshape(d, -1).T
 
     def proximal(self, v: Tensor, y: Tensor, rho: float | Tensor) -> Tensor:
         """``argmin_x 1/2 ||A x - y||^2 + rho/2 ||x - v||^2`` = ``(A^T A + rho I)^{-1} (A^T y + rho v)``.

@@ -32,7 +32,7 @@ class Blur(LinearOperator):
             raise ValueError(f"kernel must be a 2-D array with odd sides, got shape {tuple(k.shape)}")
         if not bool(torch.isfinite(k).all()):
             raise ValueError("kernel contains NaN or Inf values")
-        self.register_buffer("kernel", k.to(torch.get_default_dtype()))
+        self.register_buffer("kernel", k.to(torch.float64))
 
     def check_input(self, x: Tensor) -> Tensor:
         super().check_input(x)

@@ -67,8 +67,11 @@ def motion_kernel(size: int = 61, intensity: float = 0.5, seed: int | None = 0) 
     path = path + (canvas + 1j * canvas) / 2
 
     image = Image.new("RGB", (canvas, canvas))
-    ImageDraw.Draw(image).line(xy=[(p.real, p.imag) for p in path], width=int(diagonal / 150))
+    # width >= 1: for kernels under 54 pixels the original's int(diagonal / 150) is 0 (an empty kernel)
+    ImageDraw.Draw(image).line(xy=[(p.real, p.imag) for p in path], width=max(1, int(diagonal / 150)))
     image = image.filter(ImageFilter.GaussianBlur(radius=int(diagonal * 0.01)))
     image = image.resize((size, size), resample=Image.LANCZOS).convert("L")
     kernel = np.asarray(image, dtype=np.float32)
+    if kernel.sum() <= 0:
+        raise ValueError(f"the motion path left a {size}x{size} kernel empty; try another seed or a larger size")
     return kernel / kernel.sum()

@@ -52,7 +52,7 @@ def imresize_matrix(in_length: int, out_length: int, scale: float, antialias: bo
 class SuperResolution(SeparableOperator):
     """Bicubic downsampling by an integer ``scale`` (paper: x4, 256 -> 64), noise std ``sigma``.
 
-    Input (N, C, H, W) in [-1, 1]; output (N, C, ceil(H/scale), ceil(W/scale)).
+    Input (N, C, H, W) in [-1, 1] with H, W divisible by ``scale``; output (N, C, H/scale, W/scale).
     """
 
     task = "super_resolution"
@@ -62,8 +62,17 @@ class SuperResolution(SeparableOperator):
         self.scale = check_positive_int(scale, "scale")
         self.antialias = bool(antialias)
 
+    def check_input(self, x):
+        super().check_input(x)
+        h, w = x.shape[-2:]
+        if h % self.scale or w % self.scale:
+            raise ValueError(f"super-resolution x{self.scale} needs image sides divisible by {self.scale}, got {h}x{w}")
+        return x
+
     def axis_matrix(self, length: int) -> np.ndarray:
-        out = int(math.ceil(length / self.scale))
+        if length % self.scale:
+            raise ValueError(f"super-resolution x{self.scale} needs image sides divisible by {self.scale}, got {length}")
+        out = length // self.scale
         return imresize_matrix(length, out, 1.0 / self.scale, self.antialias)
 
     def input_shape(self, output_shape: tuple[int, ...]) -> tuple[int, ...]:

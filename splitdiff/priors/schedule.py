@@ -38,7 +38,10 @@ def space_timesteps(num_timesteps: int, section_counts: str | list[int] | int) -
         if size < count or count < 1:
             raise ValueError(f"cannot take {count} steps from a section of {size} timesteps")
         stride = 1 if count <= 1 else (size - 1) / (count - 1)
-        steps += [start + round(stride * j) for j in range(count)]
+        position = 0.0
+        for _ in range(count):  # accumulate like guided-diffusion, so rounding agrees exactly
+            steps.append(start + round(position))
+            position += stride
         start += size
     return sorted(set(steps))
 
