@@ -87,7 +87,7 @@ class TinyUNet(nn.Module):
         self.out = nn.Conv2d(width, channels, 3, padding=1)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        e = self.time(timestep_embedding(t, self.width))
+        e = self.time(timestep_embedding(t, self.width).to(x.dtype))
         h0 = self.inp(x)
         h1 = self.mid(self.down(F.avg_pool2d(h0, 2), e), e)
         h = torch.cat([h0, F.interpolate(h1, scale_factor=2.0, mode="nearest")], dim=1)
