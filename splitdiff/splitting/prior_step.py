@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ..checks import DivergenceError
 from ..priors.base import DiffusionPrior, Prior
 from .timeline import Schedule, Timeline, evaluate
 
@@ -38,6 +39,13 @@ def zeta_sigma(zeta: float) -> NoiseRule:
     if not 0 <= zeta <= 1:
         raise ValueError(f"zeta must be in [0, 1], got {zeta!r}")
     return lambda tl: torch.sqrt(zeta * (1 - tl.alpha_bar_prev))
+
+
+def _finished(z: Tensor, clip: bool, k: int, t: int) -> Tensor:
+    """Check the denoiser output before clamping (a clamp would hide an Inf), then clamp."""
+    if not bool(torch.isfinite(z).all()):
+        raise DivergenceError(f"the denoiser returned NaN or Inf at iteration {k} (timestep {t})")
+    return z.clamp(-1, 1) if clip else z
 
 
 class PriorStep:
@@ -87,8 +95,7 @@ class ManifoldStep(PriorStep):
         ))
 
     def denoise(self, x_t: Tensor, k: int) -> Tensor:
-        z = self.prior.tweedie(x_t, self._t[k])
-        return z.clamp(-1, 1) if self.clip else z
+        return _finished(self.prior.tweedie(x_t, self._t[k]), self.clip, k, self._t[k])
 
     def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, generator: torch.Generator | None) -> Tensor:
         sqrt_a, sqrt_1ma, sqrt_a_prev, c_hat, sigma = self._coef[k]
@@ -130,7 +137,7 @@ class DirectStep(PriorStep):
             z = self.prior.tweedie(x_t, self._t[k])
         else:
             z = self.prior.denoise(x_t, self._sigma[k])
-        return z.clamp(-1, 1) if self.clip else z
+        return _finished(z, self.clip, k, self._t[k])
 
     def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, generator: torch.Generator | None) -> Tensor:
         return x + u

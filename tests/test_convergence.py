@@ -1,0 +1,120 @@
+"""Exact-score analytic priors: fixed-point convergence (Theorem 1) and the closed-form posterior."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import splitdiff as sd
+from splitdiff.priors import GaussianPrior, linear_gaussian_posterior
+
+IMAGE = (1, 4, 4)
+D = math.prod(IMAGE)
+
+
+def _gaussian_prior(seed: int) -> GaussianPrior:
+    g = torch.Generator().manual_seed(seed)
+    b = torch.randn(D, D, generator=g, dtype=torch.float64) / 4
+    cov = 0.5 * b @ b.T + 0.05 * torch.eye(D, dtype=torch.float64)
+    mean = 0.2 * torch.randn(D, generator=g, dtype=torch.float64)
+    return GaussianPrior(mean, cov, IMAGE)
+
+
+def _operator(kind: str, sigma: float, seed: int) -> sd.operators.LinearOperator:
+    if kind == "random_inpainting":
+        return sd.operators.build(kind, sigma=sigma, seed=seed)
+    if kind == "gaussian_blur":
+        return sd.operators.build(kind, sigma=sigma, kernel_size=3, std=1.0)
+    return sd.operators.build(kind, sigma=sigma, scale=2)
+
+
+KINDS = ["random_inpainting", "gaussian_blur", "super_resolution"]
+
+
+@given(
+    kind=st.sampled_from(KINDS),
+    sigma=st.floats(0.01, 0.3),
+    gamma=st.floats(0.02, 0.25),
+    full=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_ddiff_iterates_reach_a_fixed_point(kind, sigma, gamma, full, seed):
+    """Theorem 1 on an exact-score prior. Within its assumptions (bounded denoiser, bounded
+    gradient steps: a plain gradient step gamma <= 0.25 with ||A|| <= 1), and with the noise
+    switched off for t <= t0 = 100, the iterates settle:
+
+    - primal residual: final ||x - z|| / ||x|| <= 1e-2, and <= 0.1 of its largest value;
+    - dual increments: ||u_k - u_{k-1}|| / ||x|| <= 2e-2 over the last 10 iterations;
+    - Cauchy: the last 10 increments ||x_k - x_{k-1}|| / ||x|| are <= 5e-2 and at most half
+      of the increments 90 iterations earlier (on a finite schedule, shrinking increments are
+      what can be checked).
+
+    Measured over 60 seeded draws (both re-noising rules): at most 2.6e-3, 0.02, 5.5e-3,
+    1.7e-2 and 0.13; the tolerances leave 2 to 4 times that. gamma = 0.36 already diverges
+    for a blur with sigma = 0.01, which is outside the bounded-gradient assumption.
+    """
+    prior = _gaussian_prior(seed)
+    op = _operator(kind, sigma, seed)
+    g = torch.Generator().manual_seed(seed)
+    y = op.measure(prior.sample(2, g), generator=g)
+    solver = sd.algorithms.build(
+        "ddiff", prior=prior, operator=op, steps=1000, normalized=False, gamma=gamma, t0=100,
+        clip=False, full_renoise_step=full,
+    )
+    trace = []
+    solver.solve(y, generator=g, callback=lambda s: trace.append((s.x.clone(), s.z.clone(), s.u.clone())))
+    scale = trace[-1][0].flatten(1).norm(dim=1)
+
+    def rel(v):
+        return float((v.flatten(1).norm(dim=1) / scale).max())
+
+    residuals = [rel(x - z) for x, z, _ in trace]
+    assert residuals[-1] <= 1e-2 and residuals[-1] <= 0.1 * max(residuals)
+    n = len(trace)
+    assert max(rel(trace[k][2] - trace[k - 1][2]) for k in range(n - 10, n)) <= 2e-2
+    late = max(rel(trace[k][0] - trace[k - 1][0]) for k in range(n - 10, n))
+    earlier = max(rel(trace[k][0] - trace[k - 1][0]) for k in range(n - 100, n - 90))
+    assert late <= 5e-2 and late <= 0.5 * earlier
+
+
+def _posterior_case(kind: str, seed: int, batch: int = 64):
+    prior = _gaussian_prior(seed)
+    op = _operator(kind, 0.05, seed)
+    g = torch.Generator().manual_seed(seed)
+    x0 = prior.sample(1, g).expand(batch, *IMAGE)
+    y = op.measure(x0, generator=g)
+    _, means, covs = linear_gaussian_posterior(prior, op.matrix(IMAGE), y.reshape(batch, -1), op.sigma)
+    return prior, op, x0, y, means[:, 0], torch.linalg.inv(covs[0])
+
+
+def _mahalanobis_per_dim(x, mean, precision):
+    r = x.reshape(x.shape[0], -1) - mean
+    return float(torch.einsum("nd,de,ne->n", r, precision, r).mean() / D)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ddiff_and_diffpir_land_on_the_gaussian_posterior(kind):
+    """Gaussian prior + linear operator: the posterior is Gaussian, N(m, C), in closed form.
+
+    We score each output by its squared Mahalanobis distance to the posterior per dimension,
+    (x - m)^T C^{-1} (x - m) / D, averaged over 64 noisy measurements: about 1 for exact
+    posterior samples (the true images score 0.6-1.0), 0 for the MAP. DDiff runs with the
+    task's t0 and re-noising rule and gamma0 = 1: its normalized step has a length, and the
+    paper's gamma0 (18-50) is tuned for 3x256x256 images, far too long for D = 16 (gamma0 =
+    0.1 scores up to 118 on inpainting). Measured over seeds 0-2: DDiff 0.45-0.9, DiffPIR
+    0.5-1.5, prior samples > 3. Tolerance: <= 3 for both, and the control must exceed it.
+    """
+    prior, op, x0, y, mean, precision = _posterior_case(kind, seed=0)
+    ddiff = sd.algorithms.build("ddiff", prior=prior, operator=op, gamma0=1.0, clip=False)
+    diffpir = sd.algorithms.build("diffpir", prior=prior, operator=op, clip=False)
+    g = torch.Generator().manual_seed(1)
+    scores = {name: _mahalanobis_per_dim(s.solve(y, generator=g), mean, precision) for name, s in
+              (("ddiff", ddiff), ("diffpir", diffpir))}
+    control = _mahalanobis_per_dim(prior.sample(64, g), mean, precision)
+    assert scores["ddiff"] <= 3.0, scores
+    assert scores["diffpir"] <= 3.0, scores
+    assert control > 3.0, control
