@@ -123,14 +123,16 @@ def _diffpir_reference(prior, op, y, x_T, lam, zeta, generator):
     return x
 
 
-@pytest.mark.parametrize("lam,zeta", [(7.0, 0.3), (2.0, 1.0), (4.0, 0.6)])
-def test_ddiff_without_dual_is_diffpir(lam, zeta):
+@pytest.mark.parametrize("lam,zeta", [(7.0, 0.5), (2.0, 1.0), (4.0, 0.6)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ddiff_without_dual_is_diffpir(lam, zeta, seed):
     """Sec. 3.4: DDiff with the dual update removed, sigma_t = sqrt(zeta (1 - a_prev)) and
     gamma_t = sigma_bar_t^2 / (2 lam sigma_n^2) (one plain gradient step) is DiffPIR."""
     prior = sd.priors.build("random_network").double()
-    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0).double()
-    y = op.measure(torch.rand(2, 3, 8, 8, dtype=torch.float64) * 2 - 1, generator=torch.Generator().manual_seed(0))
-    x_T = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
+    g = torch.Generator().manual_seed(seed)
+    y = op.measure(torch.rand(2, 3, 8, 8, generator=g, dtype=torch.float64) * 2 - 1, generator=g)
+    x_T = torch.randn(2, 3, 8, 8, generator=g, dtype=torch.float64)
     ref = _diffpir_reference(prior, op, y, x_T, lam, zeta, torch.Generator().manual_seed(2))
     diffpir = sd.algorithms.build("diffpir", prior=prior, operator=op, lam=lam, zeta=zeta, mode="gradient")
     no_dual = sd.algorithms.build(
@@ -140,9 +142,12 @@ def test_ddiff_without_dual_is_diffpir(lam, zeta):
     )
     for solver in (diffpir, no_dual):
         out = solver.solve(y, x_T=x_T, generator=torch.Generator().manual_seed(2))
-        # the first data steps have length sigma_bar^2 / (2 lam sigma^2) ~ 1e5-1e6 and amplify
-        # last-bit differences (measured <= 2e-7); a wrong gamma_t or sigma_t gives >= 1e-2
-        assert torch.allclose(out, ref, rtol=0, atol=1e-5)
+        # DiffPIR's first data steps have length sigma_bar^2 / (2 lam sigma^2) ~ 1e5 and
+        # amplify last-bit differences of arithmetic order; with zeta >= 0.5 we measured
+        # <= 5e-8 over 8 seeds. Small zeta makes trajectories chaotic (0.3: one seed in 8
+        # reached 1e-4; 0.05: 1-ulp changes of x_T move the output by 4e-3), so we avoid it.
+        # A wrong gamma_t or sigma_t changes the output by >= 1e-2.
+        assert torch.allclose(out, ref, rtol=0, atol=1e-6)
 
 
 def test_table2_variants_differ_only_in_composition(network):
