@@ -133,3 +133,25 @@ class Inpainting(LinearOperator):
 
     def extra_repr(self) -> str:
         return f"mask_type={self.mask_type!r}, sigma={self.sigma}"
+
+
+class BoxInpainting(Inpainting):
+    """Box inpainting: a ``box`` x ``box`` hole (128 at 256x256) inside ``margin`` (16), placed
+    from ``seed`` like DPS (seed 0: DDiff's rows 60:188, cols 63:191) or at ``position``."""
+
+    def __init__(
+        self,
+        box: int | None = None,
+        margin: int | None = None,
+        position: tuple[int, int] | None = None,
+        seed: int = 0,
+        sigma: float = 0.05,
+    ) -> None:
+        super().__init__("box", box=box, margin=margin, position=position, seed=seed, sigma=sigma)
+
+
+class RandomInpainting(Inpainting):
+    """Random inpainting: drops ``int(p H W)`` pixels, ``p ~ U(drop)`` (70-71%), in every channel."""
+
+    def __init__(self, drop: tuple[float, float] = (0.70, 0.71), seed: int = 0, sigma: float = 0.05) -> None:
+        super().__init__("random", drop=drop, seed=seed, sigma=sigma)
