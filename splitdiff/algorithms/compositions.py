@@ -35,12 +35,11 @@ def _parts(prior: Prior | str, operator: Operator | str) -> tuple[Prior, Operato
     return prior, operator
 
 
-def _ddiff_gamma(task, dataset, gamma0, a, b, t_gamma) -> tuple[Schedule, int | None, bool | None]:
-    """DDiff's step schedule gamma0 * (a if t > t_gamma else b), with the task's defaults."""
+def _ddiff_step(task, dataset, gamma0, a, b, t_gamma) -> Schedule:
+    """DDiff's step schedule ``gamma0 * (a if t > t_gamma else b)``, gamma0 from Appendix H by default."""
     if gamma0 is None:
-        d = ddiff_defaults(task, dataset)
-        return step_down(d.gamma0 * a, d.gamma0 * b, t_gamma), d.t0, d.full_renoise
-    return step_down(gamma0 * a, gamma0 * b, t_gamma), None, None
+        gamma0 = ddiff_defaults(task, dataset).gamma0
+    return step_down(gamma0 * a, gamma0 * b, t_gamma)
 
 
 def ddiff(
@@ -70,16 +69,16 @@ def ddiff(
     """
     prior, operator = _parts(prior, operator)
     task = task or operator.task
-    schedule, default_t0, default_full = _ddiff_gamma(task, dataset, gamma0, a, b, t_gamma)
     if t0 is None:
-        t0 = default_t0 if default_t0 is not None else ddiff_defaults(task, dataset).t0
-    if full_renoise_step is None:
-        full_renoise_step = default_full if default_full is not None else ddiff_defaults(task, dataset).full_renoise
+        t0 = ddiff_defaults(task, dataset).t0
     if sigma is None:
+        if full_renoise_step is None:
+            full_renoise_step = ddiff_defaults(task, dataset).full_renoise
         sigma = full_renoise if full_renoise_step else ddim_sigma(1.0)
-    data = GradientStep(schedule if gamma is None else gamma, normalized)
+    if gamma is None:
+        gamma = _ddiff_step(task, dataset, gamma0, a, b, t_gamma)
     return Solver(
-        Splitting(data, dual=dual),
+        Splitting(GradientStep(gamma, normalized), dual=dual),
         ManifoldStep(prior, sigma, t0=t0, clip=clip),
         operator, steps, spacing, name="ddiff",
     )
@@ -95,7 +94,10 @@ def ddiff_hqs(
     spacing: str = "uniform",
     clip: bool = True,
 ) -> Solver:
-    """DDiff-HQS (Table 2): no dual variable, fixed normalized step 90, DDIM eta = 1, noise for t > 1."""
+    """DDiff-HQS (Table 2): no dual variable, fixed normalized step 90, DDIM eta = 1, noise for t > 1.
+
+    ``task`` is accepted (and unused) so that every Table 2 variant takes the same keywords.
+    """
     prior, operator = _parts(prior, operator)
     return Solver(
         HQS(GradientStep(gamma, normalized=True)),
@@ -121,9 +123,10 @@ def _diff_pnp(dual: bool, name: str):
         clip: bool = True,
     ) -> Solver:
         prior, operator = _parts(prior, operator)
-        schedule, _, _ = _ddiff_gamma(task or operator.task, dataset, gamma0, a, b, t_gamma)
+        if gamma is None:
+            gamma = _ddiff_step(task or operator.task, dataset, gamma0, a, b, t_gamma)
         return Solver(
-            Splitting(GradientStep(schedule if gamma is None else gamma, normalized), dual=dual),
+            Splitting(GradientStep(gamma, normalized), dual=dual),
             DirectStep(prior, clip=clip),
             operator, steps, spacing, name=name,
         )
