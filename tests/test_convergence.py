@@ -24,6 +24,14 @@ def _gaussian_prior(seed: int) -> GaussianPrior:
     return GaussianPrior(mean, cov, IMAGE)
 
 
+def _mixture_prior(seed: int, components: int) -> sd.priors.GaussianMixturePrior:
+    g = torch.Generator().manual_seed(seed)
+    means = 0.5 * torch.randn(components, D, generator=g, dtype=torch.float64)
+    variances = 0.02 + 0.2 * torch.rand(components, D, generator=g, dtype=torch.float64)
+    weights = 0.2 + torch.rand(components, generator=g, dtype=torch.float64)
+    return sd.priors.GaussianMixturePrior(weights, means, variances, IMAGE)
+
+
 def _operator(kind: str, sigma: float, seed: int) -> sd.operators.LinearOperator:
     if kind == "random_inpainting":
         return sd.operators.build(kind, sigma=sigma, seed=seed)
@@ -38,26 +46,30 @@ KINDS = ["random_inpainting", "gaussian_blur", "super_resolution"]
 @given(
     kind=st.sampled_from(KINDS),
     sigma=st.floats(0.01, 0.3),
-    gamma=st.floats(0.02, 0.25),
+    gamma=st.floats(0.02, 0.12),
     full=st.booleans(),
+    components=st.integers(1, 3),
     seed=st.integers(0, 2**16),
 )
-def test_ddiff_iterates_reach_a_fixed_point(kind, sigma, gamma, full, seed):
-    """Theorem 1 on an exact-score prior. Within its assumptions (bounded denoiser, bounded
-    gradient steps: a plain gradient step gamma <= 0.25 with ||A|| <= 1), and with the noise
-    switched off for t <= t0 = 100, the iterates settle:
+def test_ddiff_iterates_reach_a_fixed_point(kind, sigma, gamma, full, components, seed):
+    """Theorem 1 on an exact-score prior (a Gaussian, or a mixture of 2-3 diagonal Gaussians).
+
+    Within the theorem's assumptions (bounded denoiser, bounded gradient steps: a plain
+    gradient step gamma <= 0.12 with ||A|| <= 1), and with the noise switched off for
+    t <= t0 = 100, the iterates settle:
 
     - primal residual: final ||x - z|| / ||x|| <= 1e-2, and <= 0.1 of its largest value;
-    - dual increments: ||u_k - u_{k-1}|| / ||x|| <= 2e-2 over the last 10 iterations;
+    - dual increments: ||u_k - u_{k-1}|| / ||x|| <= 1e-2 over the last 10 iterations;
     - Cauchy: the last 10 increments ||x_k - x_{k-1}|| / ||x|| are <= 5e-2 and at most half
-      of the increments 90 iterations earlier (on a finite schedule, shrinking increments are
-      what can be checked).
+      of the increments 90 iterations earlier (on a finite schedule, small and shrinking
+      increments are what can be checked).
 
-    Measured over 60 seeded draws (both re-noising rules): at most 2.6e-3, 0.02, 5.5e-3,
-    1.7e-2 and 0.13; the tolerances leave 2 to 4 times that. gamma = 0.36 already diverges
-    for a blur with sigma = 0.01, which is outside the bounded-gradient assumption.
+    Measured over 120 random draws (the sweep is in the closing note of issue 2): at most
+    2.1e-3, 0.026, 2.6e-3, 2.0e-2 and 0.16; the tolerances leave 2.5x to 5x. Larger steps
+    leave the assumptions: gamma = 0.25 makes a 2-component mixture with inpainting
+    oscillate (||x - z|| ~ 0.1-1 at t < 60), and gamma = 0.36 diverges for a blur.
     """
-    prior = _gaussian_prior(seed)
+    prior = _gaussian_prior(seed) if components == 1 else _mixture_prior(seed, components)
     op = _operator(kind, sigma, seed)
     g = torch.Generator().manual_seed(seed)
     y = op.measure(prior.sample(2, g), generator=g)
@@ -75,7 +87,7 @@ def test_ddiff_iterates_reach_a_fixed_point(kind, sigma, gamma, full, seed):
     residuals = [rel(x - z) for x, z, _ in trace]
     assert residuals[-1] <= 1e-2 and residuals[-1] <= 0.1 * max(residuals)
     n = len(trace)
-    assert max(rel(trace[k][2] - trace[k - 1][2]) for k in range(n - 10, n)) <= 2e-2
+    assert max(rel(trace[k][2] - trace[k - 1][2]) for k in range(n - 10, n)) <= 1e-2
     late = max(rel(trace[k][0] - trace[k - 1][0]) for k in range(n - 10, n))
     earlier = max(rel(trace[k][0] - trace[k - 1][0]) for k in range(n - 100, n - 90))
     assert late <= 5e-2 and late <= 0.5 * earlier
