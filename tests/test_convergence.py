@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import splitdiff as sd
@@ -91,6 +91,12 @@ def test_ddiff_iterates_reach_a_fixed_point(kind, sigma, gamma, full, components
     late = max(rel(trace[k][0] - trace[k - 1][0]) for k in range(n - 10, n))
     earlier = max(rel(trace[k][0] - trace[k - 1][0]) for k in range(n - 100, n - 90))
     assert late <= 5e-2 and late <= 0.5 * earlier
+
+
+@pytest.mark.slow
+def test_fixed_point_property_with_many_random_draws():
+    """The property above over 200 fresh random draws (about 1 minute): ``pytest -m slow``."""
+    settings(max_examples=200, derandomize=False, database=None)(test_ddiff_iterates_reach_a_fixed_point)()
 
 
 def _posterior_case(kind: str, seed: int, batch: int = 64):
