@@ -7,6 +7,8 @@ Build by name::
 """
 
 from ..registry import Registry
+from .adm import ADM_PRESETS, ADMPrior, adm, create_unet
+from .checkpoint import CheckpointError, load_strict, read_state_dict
 from .analytic import GaussianMixturePrior, GaussianPrior, linear_gaussian_posterior
 from .base import DiffusionPrior, Prior
 from .classical import TotalVariation, WaveletSoftThreshold, Wiener, haar_forward, haar_inverse, total_variation, tv_prox
@@ -25,11 +27,13 @@ register("tv", TotalVariation)
 register("wavelet", WaveletSoftThreshold)
 register("wiener", Wiener)
 register("random_network", random_network_prior)
+register("adm", adm)
 
 __all__ = [
     "Prior", "DiffusionPrior", "NoiseSchedule", "space_timesteps", "quad_timesteps",
     "GaussianPrior", "GaussianMixturePrior", "linear_gaussian_posterior",
     "TotalVariation", "WaveletSoftThreshold", "Wiener", "tv_prox", "total_variation",
     "haar_forward", "haar_inverse", "EpsNetworkPrior", "TinyUNet", "random_network_prior",
+    "ADMPrior", "ADM_PRESETS", "adm", "create_unet", "CheckpointError", "read_state_dict", "load_strict",
     "REGISTRY", "register", "build", "names", "get",
 ]

@@ -1,0 +1,116 @@
+"""guided-diffusion ADM priors: DPS's FFHQ ``ffhq_10m.pt`` and OpenAI's ImageNet
+``256x256_diffusion_uncond.pt``, built from guided-diffusion's flags and loaded strictly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .checkpoint import load_strict, read_state_dict
+from .network import EpsNetworkPrior
+from .schedule import NoiseSchedule
+from .unet import UNetModel
+
+#: guided-diffusion ``model_and_diffusion_defaults`` (the unet part).
+ADM_DEFAULTS: dict[str, Any] = dict(
+    image_size=64, num_channels=128, num_res_blocks=2, channel_mult="", learn_sigma=False,
+    class_cond=False, attention_resolutions="16,8", num_heads=4, num_head_channels=-1,
+    num_heads_upsample=-1, use_scale_shift_norm=True, dropout=0.0, resblock_updown=False,
+    use_fp16=False, use_new_attention_order=False,
+)
+
+#: Published configurations of the paper's checkpoints.
+ADM_PRESETS: dict[str, dict[str, Any]] = {
+    # DPS FFHQ 256 (ffhq_10m.pt): 93.56M parameters, 362 state-dict keys
+    "ffhq": dict(image_size=256, num_channels=128, num_res_blocks=1, channel_mult="", learn_sigma=True,
+                 class_cond=False, attention_resolutions="16", num_heads=4, num_head_channels=64,
+                 use_scale_shift_norm=True, resblock_updown=True, dropout=0.0, use_fp16=False),
+    # OpenAI ADM ImageNet 256 unconditional (256x256_diffusion_uncond.pt): 552.8M parameters, 566 keys
+    "imagenet": dict(image_size=256, num_channels=256, num_res_blocks=2, channel_mult="", learn_sigma=True,
+                     class_cond=False, attention_resolutions="32,16,8", num_heads=4, num_head_channels=64,
+                     use_scale_shift_norm=True, resblock_updown=True, dropout=0.0, use_fp16=False),
+}
+
+_DEFAULT_MULT = {512: (0.5, 1, 1, 2, 2, 4, 4), 256: (1, 1, 2, 2, 4, 4), 128: (1, 1, 2, 3, 4), 64: (1, 2, 3, 4)}
+
+
+def _as_tuple(value: str | Sequence, cast) -> tuple:
+    if isinstance(value, str):
+        return tuple(cast(v) for v in value.split(",") if v.strip())
+    return tuple(cast(v) for v in value)
+
+
+def create_unet(**flags: Any) -> UNetModel:
+    """guided-diffusion's ``create_model`` with its flag names (unknown flags are errors)."""
+    unknown = set(flags) - set(ADM_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown ADM flags {sorted(unknown)}; known: {sorted(ADM_DEFAULTS)}")
+    f = {**ADM_DEFAULTS, **flags}
+    size = int(f["image_size"])
+    mult = _as_tuple(f["channel_mult"], float) or _DEFAULT_MULT.get(size)
+    if not mult:
+        raise ValueError(f"no default channel_mult for image_size {size}; pass channel_mult")
+    mult = tuple(int(m) if float(m).is_integer() else m for m in mult)
+    attention = tuple(size // int(r) for r in _as_tuple(f["attention_resolutions"], int))
+    return UNetModel(
+        image_size=size, in_channels=3, model_channels=int(f["num_channels"]),
+        out_channels=6 if f["learn_sigma"] else 3, num_res_blocks=int(f["num_res_blocks"]),
+        attention_resolutions=attention, dropout=float(f["dropout"]), channel_mult=mult,
+        num_classes=1000 if f["class_cond"] else None, num_heads=int(f["num_heads"]),
+        num_head_channels=int(f["num_head_channels"]), num_heads_upsample=int(f["num_heads_upsample"]),
+        use_scale_shift_norm=bool(f["use_scale_shift_norm"]), resblock_updown=bool(f["resblock_updown"]),
+        use_new_attention_order=bool(f["use_new_attention_order"]),
+    )
+
+
+class ADMPrior(EpsNetworkPrior):
+    """An ADM UNet as a diffusion prior: linear 1000-step schedule, eps = first 3 channels."""
+
+    def __init__(self, net: UNetModel, learn_sigma: bool, dtype: torch.dtype | None = None) -> None:
+        super().__init__(net, NoiseSchedule.linear(1000), channels=3, learn_sigma=learn_sigma,
+                         multiple=net.downsampling)
+        self.image_size = net.image_size
+        self.net_dtype = dtype
+
+    def check_input(self, x):
+        super().check_input(x)
+        if x.shape[-2:] != (self.image_size, self.image_size):
+            raise ValueError(
+                f"this ADM prior was trained on {self.image_size}x{self.image_size} images, got "
+                f"{x.shape[-2]}x{x.shape[-1]}; resize or crop to {self.image_size}x{self.image_size}"
+            )
+        return x
+
+    def eps(self, x_t, t):
+        if self.net_dtype is None:
+            return super().eps(x_t, t)
+        return super().eps(x_t.to(self.net_dtype), t).to(x_t.dtype)
+
+
+def adm(
+    checkpoint: str | Path | None = None,
+    config: str = "ffhq",
+    random_init: bool = False,
+    dtype: torch.dtype | None = None,
+    device: str | torch.device = "cpu",
+    **flags: Any,
+) -> ADMPrior:
+    """An ADM prior from a guided-diffusion checkpoint (``.pt`` or ``.safetensors``).
+
+    ``config``: 'ffhq' (DPS ``ffhq_10m.pt``) or 'imagenet' (``256x256_diffusion_uncond.pt``);
+    ``flags`` override guided-diffusion flags. Keys and shapes must match exactly. Without a
+    checkpoint the weights would be random: that needs ``random_init=True`` (tests, training).
+    ``dtype=torch.float16`` / ``bfloat16`` runs the network in half precision (GPU).
+    """
+    if config not in ADM_PRESETS:
+        raise ValueError(f"unknown ADM config {config!r}; known: {', '.join(ADM_PRESETS)}")
+    options = {**ADM_PRESETS[config], **flags}
+    net = create_unet(**options)
+    if checkpoint is not None:
+        load_strict(net, read_state_dict(checkpoint), source=str(checkpoint))
+    elif not random_init:
+        raise ValueError("adm needs checkpoint=PATH (e.g. ffhq_10m.pt); pass random_init=True for random weights")
+    net = net.to(device=device, dtype=dtype or torch.float32).eval().requires_grad_(False)
+    return ADMPrior(net, bool(options["learn_sigma"]), dtype)
