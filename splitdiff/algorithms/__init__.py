@@ -5,7 +5,7 @@
 """
 
 from ..registry import Registry
-from .compositions import ddiff, ddiff_hqs, diff_pnp_admm, diff_pnp_hqs, diffpir, pnp_admm, pnp_hqs
+from .compositions import ddiff, ddiff_hqs, diff_pnp_admm, diff_pnp_hqs, diffpir, latent_ddiff, pnp_admm, pnp_hqs
 from .defaults import TASKS, DDiffDefaults, ddiff_defaults, diffpir_defaults
 from .solver import Solver
 
@@ -20,11 +20,12 @@ register("ddiff-hqs", ddiff_hqs)
 register("diff-pnp-admm", diff_pnp_admm)
 register("diff-pnp-hqs", diff_pnp_hqs)
 register("diffpir", diffpir)
+register("latent-ddiff", latent_ddiff)
 register("pnp-admm", pnp_admm)
 register("pnp-hqs", pnp_hqs)
 
 __all__ = [
     "Solver", "TASKS", "DDiffDefaults", "ddiff_defaults", "diffpir_defaults",
-    "ddiff", "ddiff_hqs", "diff_pnp_admm", "diff_pnp_hqs", "diffpir", "pnp_admm", "pnp_hqs",
+    "ddiff", "ddiff_hqs", "diff_pnp_admm", "diff_pnp_hqs", "diffpir", "latent_ddiff", "pnp_admm", "pnp_hqs",
     "REGISTRY", "register", "build", "names", "get",
 ]

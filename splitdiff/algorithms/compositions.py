@@ -7,6 +7,7 @@
 | diff-pnp-admm   | ADMM      | as ddiff                                    | direct Tweedie of x + u       |
 | diff-pnp-hqs    | HQS       | as ddiff                                    | direct Tweedie of x           |
 | diffpir         | HQS       | proximal, rho_t = lam / sigma_bar_t^2       | manifold, zeta                |
+| latent-ddiff    | ADMM      | as ddiff, through the decoder or in pixels  | manifold, in latent space     |
 | pnp-admm        | ADMM      | exact proximal, rho_k = 1 / sigma_k^2       | classical denoiser at sigma_k |
 | pnp-hqs         | HQS       | exact proximal, rho_k = 1 / sigma_k^2       | classical denoiser at sigma_k |
 """
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 from ..operators.base import Operator
 from ..priors.base import DiffusionPrior, Prior
+from ..priors.latent import LatentDiffusionPrior
 from ..splitting.data_step import GradientStep, ProximalStep
 from ..splitting.loop import HQS, Splitting
+from ..splitting.pixel_step import PixelSpaceStep
 from ..splitting.prior_step import DirectStep, ManifoldStep, NoiseRule, ddim_sigma, full_renoise, zeta_sigma
 from ..splitting.timeline import Schedule, geometric, step_down
 from .defaults import ddiff_defaults, diffpir_defaults
@@ -194,10 +197,48 @@ def _pnp(dual: bool, name: str):
     return factory
 
 
+def latent_ddiff(
+    prior: LatentDiffusionPrior | str,
+    operator: Operator | str,
+    consistency: str = "latent",
+    quantize: bool = True,
+    task: str | None = None,
+    dataset: str = "ffhq",
+    gamma0: float | None = None,
+    **options,
+) -> Solver:
+    """LatentDDiff (Sec. 3.3): DDiff on the latents of a ``LatentDiffusionPrior``.
+
+    ``consistency="latent"``: the data step differentiates ``A(D(z))`` through the decoder
+    (DAPS's latent wrapper); ``"pixel"``: decode, take the data step on the image, encode
+    (ReSample). The result is decoded to an image. ``gamma0`` defaults to Appendix H's value,
+    divided by the autoencoder's downsampling factor in latent mode (a normalized step's
+    length scales with the norm of the variable: [derived], Appendix C was not available).
+    Other keywords are ``ddiff``'s.
+    """
+    from ..operators.latent import LatentOperator
+
+    prior, operator = _parts(prior, operator)
+    if not isinstance(prior, LatentDiffusionPrior):
+        raise ValueError(f"latent-ddiff needs a LatentDiffusionPrior (e.g. priors.build('ldm', ...)), got {type(prior).__name__}")
+    if consistency not in ("latent", "pixel"):
+        raise ValueError(f"consistency must be 'latent' or 'pixel', got {consistency!r}")
+    task = task or operator.task
+    if gamma0 is None and options.get("gamma") is None:
+        gamma0 = ddiff_defaults(task, dataset).gamma0 / (prior.factor if consistency == "latent" else 1)
+    solver = ddiff(prior, LatentOperator(operator, prior, quantize), task=task, dataset=dataset, gamma0=gamma0,
+                   clip=False, **options)
+    if consistency == "pixel":
+        solver.splitting.data_step = PixelSpaceStep(solver.splitting.data_step)
+    solver.name = "latent-ddiff"
+    solver.finish = lambda z: prior.decode(z, quantize=quantize)
+    return solver
+
+
 pnp_admm = _pnp(True, "pnp-admm")
 pnp_admm.__doc__ = """Plug-and-play ADMM: exact proximal data step, a denoiser at an annealed sigma (0.3 -> 0.03)."""
 pnp_hqs = _pnp(False, "pnp-hqs")
 pnp_hqs.__doc__ = """Plug-and-play HQS: pnp-admm without the dual variable."""
 
-__all__ = ["ddiff", "ddiff_hqs", "diff_pnp_admm", "diff_pnp_hqs", "diffpir", "pnp_admm", "pnp_hqs"]
+__all__ = ["ddiff", "ddiff_hqs", "diff_pnp_admm", "diff_pnp_hqs", "diffpir", "latent_ddiff", "pnp_admm", "pnp_hqs"]
 

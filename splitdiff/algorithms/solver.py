@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import Tensor
 
@@ -18,6 +20,7 @@ class Solver:
     ``steps``: timesteps of the respaced diffusion schedule (the loop makes ``steps - 1``
     network calls, landing on t = 0) or, for classical priors, iterations. ``spacing``:
     'uniform' | 'ddim' | 'quad'. ``init``: 'gaussian' (x_T ~ N(0, I)) or 'zeros'.
+    ``finish``: applied to the result (latent solvers decode their latent here).
     """
 
     def __init__(
@@ -29,6 +32,7 @@ class Solver:
         spacing: str = "uniform",
         init: str = "gaussian",
         name: str = "custom",
+        finish: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         if not isinstance(operator, Operator):
             raise ValueError(f"operator must be a splitdiff Operator, got {type(operator).__name__}")
@@ -41,6 +45,7 @@ class Solver:
         self.spacing = spacing
         self.init = init
         self.name = name
+        self.finish = finish
 
     @property
     def prior(self):
@@ -92,7 +97,11 @@ class Solver:
                 x_T = torch.zeros(shape, device=y.device, dtype=y.dtype)
         self.prior.check_input(x_T)
         self.operator.check_input(x_T)
-        return self.splitting.run(y, self.operator, self.prior_step, x_T, self.timeline(steps), generator, callback)
+        out = self.splitting.run(y, self.operator, self.prior_step, x_T, self.timeline(steps), generator, callback)
+        if self.finish is not None:
+            with torch.no_grad():
+                out = self.finish(out)
+        return out
 
     def __repr__(self) -> str:
         return f"Solver({self.name!r}, steps={self.steps}, operator={self.operator!r})"

@@ -11,6 +11,7 @@ from .base import LinearOperator, Operator, conjugate_gradient
 from .blur import Blur, GaussianBlur, MotionBlur
 from .hdr import HighDynamicRange
 from .inpainting import BoxInpainting, Inpainting, RandomInpainting, box_mask, random_mask
+from .latent import LatentOperator
 from .kernels import gaussian_kernel, gaussian_kernel_1d, motion_kernel
 from .phase_retrieval import PhaseRetrieval
 from .resize import SuperResolution, imresize_matrix
@@ -36,7 +37,7 @@ register("hdr", HighDynamicRange)
 __all__ = [
     "Operator", "LinearOperator", "SeparableOperator", "conjugate_gradient",
     "SuperResolution", "GaussianBlur", "MotionBlur", "Blur", "Inpainting", "PhaseRetrieval",
-    "HighDynamicRange", "imresize_matrix", "gaussian_kernel", "gaussian_kernel_1d",
+    "HighDynamicRange", "LatentOperator", "imresize_matrix", "gaussian_kernel", "gaussian_kernel_1d",
     "motion_kernel", "box_mask", "random_mask", "BoxInpainting", "RandomInpainting",
     "REGISTRY", "register", "build", "names", "get",
 ]

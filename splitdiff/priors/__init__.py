@@ -8,6 +8,9 @@ Build by name::
 
 from ..registry import Registry
 from .adm import ADM_PRESETS, ADMPrior, adm, create_unet
+from .autoencoder import VQModel
+from .latent import LDM_PRESETS, LatentDiffusionPrior, ldm, save_ldm_checkpoint
+from .unet import UNetModel
 from .checkpoint import CheckpointError, load_strict, read_state_dict
 from .analytic import GaussianMixturePrior, GaussianPrior, linear_gaussian_posterior
 from .base import DiffusionPrior, Prior
@@ -28,12 +31,14 @@ register("wavelet", WaveletSoftThreshold)
 register("wiener", Wiener)
 register("random_network", random_network_prior)
 register("adm", adm)
+register("ldm", ldm)
 
 __all__ = [
     "Prior", "DiffusionPrior", "NoiseSchedule", "space_timesteps", "quad_timesteps",
     "GaussianPrior", "GaussianMixturePrior", "linear_gaussian_posterior",
     "TotalVariation", "WaveletSoftThreshold", "Wiener", "tv_prox", "total_variation",
     "haar_forward", "haar_inverse", "EpsNetworkPrior", "TinyUNet", "random_network_prior",
-    "ADMPrior", "ADM_PRESETS", "adm", "create_unet", "CheckpointError", "read_state_dict", "load_strict",
+    "ADMPrior", "ADM_PRESETS", "adm", "UNetModel", "VQModel", "LDM_PRESETS", "LatentDiffusionPrior", "ldm",
+    "save_ldm_checkpoint", "create_unet", "CheckpointError", "read_state_dict", "load_strict",
     "REGISTRY", "register", "build", "names", "get",
 ]

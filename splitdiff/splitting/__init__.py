@@ -8,6 +8,7 @@ Build a splitting by name::
 from ..registry import Registry
 from .data_step import DataStep, GradientStep, ProximalStep
 from .loop import ADMM, HQS, Callback, IterationState, LinearizedADMM, Splitting
+from .pixel_step import PixelSpaceStep
 from .prior_step import DirectStep, ManifoldStep, NoiseRule, PriorStep, ddim_sigma, full_renoise, zeta_sigma
 from .timeline import Schedule, Timeline, evaluate, geometric, step_down
 
@@ -23,7 +24,7 @@ register("linearized_admm", LinearizedADMM)
 
 __all__ = [
     "Splitting", "ADMM", "HQS", "LinearizedADMM", "IterationState", "Callback",
-    "DataStep", "GradientStep", "ProximalStep",
+    "DataStep", "GradientStep", "ProximalStep", "PixelSpaceStep",
     "PriorStep", "ManifoldStep", "DirectStep", "NoiseRule", "ddim_sigma", "full_renoise", "zeta_sigma",
     "Timeline", "Schedule", "evaluate", "step_down", "geometric",
     "REGISTRY", "register", "build", "names", "get",
