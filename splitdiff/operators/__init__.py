@@ -13,6 +13,7 @@ from .hdr import HighDynamicRange
 from .inpainting import BoxInpainting, Inpainting, RandomInpainting, box_mask, random_mask
 from .latent import LatentOperator
 from .kernels import gaussian_kernel, gaussian_kernel_1d, motion_kernel
+from .nonlinear_blur import KernelWizard, NonlinearBlur
 from .phase_retrieval import PhaseRetrieval
 from .resize import SuperResolution, imresize_matrix
 from .separable import SeparableOperator
@@ -33,11 +34,12 @@ register("box_inpainting", BoxInpainting)
 register("random_inpainting", RandomInpainting)
 register("phase_retrieval", PhaseRetrieval)
 register("hdr", HighDynamicRange)
+register("nonlinear_blur", NonlinearBlur)
 
 __all__ = [
     "Operator", "LinearOperator", "SeparableOperator", "conjugate_gradient",
     "SuperResolution", "GaussianBlur", "MotionBlur", "Blur", "Inpainting", "PhaseRetrieval",
-    "HighDynamicRange", "LatentOperator", "imresize_matrix", "gaussian_kernel", "gaussian_kernel_1d",
+    "HighDynamicRange", "LatentOperator", "KernelWizard", "NonlinearBlur", "imresize_matrix", "gaussian_kernel", "gaussian_kernel_1d",
     "motion_kernel", "box_mask", "random_mask", "BoxInpainting", "RandomInpainting",
     "REGISTRY", "register", "build", "names", "get",
 ]
