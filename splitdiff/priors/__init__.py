@@ -33,6 +33,16 @@ register("random_network", random_network_prior)
 register("adm", adm)
 register("ldm", ldm)
 
+
+def _diffusers(path, device="cpu"):
+    """A local diffusers pipeline directory (UNet2DModel, or LDMPipeline with a VQ model)."""
+    from .diffusers_adapter import diffusers_prior
+
+    return diffusers_prior(path, device)
+
+
+register("diffusers", _diffusers)
+
 __all__ = [
     "Prior", "DiffusionPrior", "NoiseSchedule", "space_timesteps", "quad_timesteps",
     "GaussianPrior", "GaussianMixturePrior", "linear_gaussian_posterior",

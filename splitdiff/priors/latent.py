@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..checks import check_image
 from .autoencoder import VQModel
@@ -35,12 +35,14 @@ LDM_PRESETS: dict[str, dict[str, Any]] = {
 class LatentDiffusionPrior(DiffusionPrior):
     """Diffusion in the latent space of an autoencoder.
 
+    ``unet(z_t, t) -> eps`` with ``in_channels`` and ``downsampling``; ``autoencoder`` with
+    ``encode(x)``, ``decode(h, quantize)`` and ``downsampling`` (``VQModel`` here, or adapters).
     ``eps(z_t, t)``: latents (N, c, h, w). ``encode(x)``: images (N, 3, H, W) in [-1, 1] ->
     latents ``scale_factor * E(x)`` (not quantized). ``decode(z, quantize=True)``: latents ->
     images; quantization (the VQ codebook) is straight-through for gradients.
     """
 
-    def __init__(self, unet: UNetModel, autoencoder: VQModel, schedule: NoiseSchedule, scale_factor: float = 1.0) -> None:
+    def __init__(self, unet: nn.Module, autoencoder: nn.Module, schedule: NoiseSchedule, scale_factor: float = 1.0) -> None:
         super().__init__()
         self.unet = unet
         self.autoencoder = autoencoder
