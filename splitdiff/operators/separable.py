@@ -21,7 +21,7 @@ class SeparableOperator(LinearOperator):
 
     def axis_matrix(self, length: int) -> np.ndarray:
         """The float64 matrix (out_length, length) applied along an axis of ``length`` pixels."""
-        raise NotImplementedError  # abstract: each separable operator defines its 1-D matrix
+        raise NotImplementedError  # abstractmethod: each separable operator defines its 1-D matrix
 
     def _matrices(self, h: int, w: int, like: Tensor) -> tuple[Tensor, Tensor]:
         return (
