@@ -1,0 +1,8 @@
+"""Training small pixel diffusion priors with Lightning (DDPM objective, EMA weights)."""
+
+from .data import TEST_IMAGES, TRAIN_IMAGES, CropDataModule, RandomCrops, load_skimage
+from .module import DiffusionTraining
+from .train import export_prior, train_prior
+
+__all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "CropDataModule", "RandomCrops", "load_skimage", "DiffusionTraining",
+           "train_prior", "export_prior"]

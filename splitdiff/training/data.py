@@ -1,0 +1,98 @@
+"""Offline training data: photographs shipped inside scikit-image, as random multi-scale crops.
+
+The images are public domain or CC0 (scikit-image's ``skimage/data/README.txt``). The test
+images are held out: never cropped for training.
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+#: Training images (skimage.data names). Grayscale ones are repeated over 3 channels.
+TRAIN_IMAGES = (
+    "astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "stereo_motorcycle",
+    "camera", "moon", "grass", "gravel", "brick", "coins", "clock",
+)
+#: Held-out test images: never used for training.
+TEST_IMAGES = ("chelsea", "coffee")
+
+
+def load_skimage(name: str) -> Tensor:
+    """A ``skimage.data`` image as a float32 (3, H, W) tensor in [-1, 1]."""
+    import skimage.data
+
+    if name in TEST_IMAGES and name in TRAIN_IMAGES:  # pragma: no cover - guarded by a test
+        raise RuntimeError("an image is both a training and a test image")
+    image = getattr(skimage.data, name)()
+    if isinstance(image, tuple):
+        image = image[0]
+    image = np.asarray(image, dtype=np.float32)
+    if image.max() > 1.5:
+        image = image / 255.0
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    image = image[..., :3]
+    return torch.from_numpy(image).permute(2, 0, 1).contiguous() * 2 - 1
+
+
+class RandomCrops(Dataset):
+    """``length`` random crops of side ``size`` per epoch, at a random scale in ``[min_scale, 1]``
+    (a crop of ``size / scale`` pixels resized to ``size``, antialiased) with random flips."""
+
+    def __init__(self, images: list[Tensor], size: int = 64, length: int = 4096, min_scale: float = 0.125,
+                 seed: int = 0) -> None:
+        if not images:
+            raise ValueError("RandomCrops needs at least one image")
+        small = [tuple(im.shape[-2:]) for im in images if min(im.shape[-2:]) < size]
+        if small:
+            raise ValueError(f"images smaller than the crop size {size}: {small}")
+        self.images, self.size, self.length, self.min_scale, self.seed = images, size, length, min_scale, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> Tensor:
+        g = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch + index)
+        image = self.images[int(torch.randint(len(self.images), (1,), generator=g))]
+        h, w = image.shape[-2:]
+        largest = min(h, w) / self.size
+        scale = math.exp(float(torch.empty(1).uniform_(math.log(self.min_scale), 0.0, generator=g)))
+        side = int(round(self.size / max(scale, 1 / largest)))
+        top = int(torch.randint(h - side + 1, (1,), generator=g))
+        left = int(torch.randint(w - side + 1, (1,), generator=g))
+        crop = image[:, top:top + side, left:left + side]
+        if side != self.size:
+            crop = F.interpolate(crop[None], size=(self.size, self.size), mode="bilinear", antialias=True,
+                                 align_corners=False)[0]
+        if bool(torch.rand(1, generator=g) < 0.5):
+            crop = crop.flip(-1)
+        return crop.clamp(-1, 1)
+
+
+class CropDataModule(L.LightningDataModule):
+    """Random crops of the training images (``TRAIN_IMAGES`` by default)."""
+
+    def __init__(self, names: tuple[str, ...] = TRAIN_IMAGES, size: int = 64, batch_size: int = 16,
+                 samples_per_epoch: int = 4096, seed: int = 0) -> None:
+        super().__init__()
+        overlap = set(names) & set(TEST_IMAGES)
+        if overlap:
+            raise ValueError(f"held-out test images cannot be used for training: {sorted(overlap)}")
+        self.names, self.size, self.batch_size = names, size, batch_size
+        self.samples_per_epoch, self.seed = samples_per_epoch, seed
+
+    def setup(self, stage: str | None = None) -> None:
+        self.dataset = RandomCrops([load_skimage(n) for n in self.names], self.size, self.samples_per_epoch,
+                                   seed=self.seed)
+
+    def train_dataloader(self) -> DataLoader:
+        self.dataset.epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        return DataLoader(self.dataset, batch_size=self.batch_size, shuffle=False, num_workers=0, drop_last=True)

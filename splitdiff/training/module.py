@@ -1,0 +1,46 @@
+"""The DDPM training objective for an ADM UNet, with EMA weights (LightningModule)."""
+
+from __future__ import annotations
+
+import copy
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..priors.adm import create_unet
+from ..priors.schedule import NoiseSchedule
+
+
+class DiffusionTraining(L.LightningModule):
+    """``||eps - eps_theta(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t)||^2`` with t uniform over 1000
+    linear-schedule timesteps; ``ema`` holds the exponential moving average of the weights."""
+
+    def __init__(self, flags: dict, lr: float = 2e-4, ema_decay: float = 0.999, warmup: int = 200) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = create_unet(**flags)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.register_buffer("alphas_cumprod", NoiseSchedule.linear().alphas_cumprod.float(), persistent=False)
+
+    def training_step(self, x0: Tensor, batch_idx: int) -> Tensor:
+        t = torch.randint(0, len(self.alphas_cumprod), (x0.shape[0],), device=x0.device)
+        a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
+        eps = torch.randn_like(x0)
+        pred = self.net(torch.sqrt(a) * x0 + torch.sqrt(1 - a) * eps, t)[:, : x0.shape[1]]
+        loss = F.mse_loss(pred, eps)
+        self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        decay = min(self.hparams.ema_decay, (1 + self.global_step) / (10 + self.global_step))
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.net.parameters()):
+                e.lerp_(p, 1 - decay)
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.net.parameters(), lr=self.hparams.lr, weight_decay=0.0)
+        warmup = max(1, self.hparams.warmup)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

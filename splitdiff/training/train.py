@@ -1,0 +1,60 @@
+"""``splitdiff train-prior``: train, checkpoint, resume, and export EMA weights as safetensors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from .data import TEST_IMAGES, TRAIN_IMAGES, CropDataModule
+from .module import DiffusionTraining
+
+#: The shipped default prior: ADM layout, 64x64, about 2.5M parameters.
+DEFAULT_FLAGS = dict(image_size=64, num_channels=32, num_res_blocks=2, channel_mult=(1, 2, 2, 2),
+                     attention_resolutions="16,8", num_head_channels=32, learn_sigma=False,
+                     use_scale_shift_norm=True, resblock_updown=True, dropout=0.0)
+
+
+def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr: float = 2e-4,
+                flags: dict | None = None, seed: int = 0, accelerator: str = "auto", devices: int | str = "auto",
+                checkpoint_every: int = 250, progress: bool = True) -> Path:
+    """Train a pixel prior on random crops of ``TRAIN_IMAGES``; resumes from ``out/checkpoints/last.ckpt``.
+
+    Writes Lightning checkpoints, ``metrics.csv`` (the loss curve) and returns the last checkpoint.
+    """
+    out = Path(out)
+    flags = {**DEFAULT_FLAGS, **(flags or {})}
+    L.seed_everything(seed, workers=True)
+    model = DiffusionTraining(flags, lr=lr)
+    data = CropDataModule(TRAIN_IMAGES, size=int(flags["image_size"]), batch_size=batch_size, seed=seed)
+    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=checkpoint_every,
+                           save_top_k=-1 if checkpoint_every <= 0 else 1, monitor=None)
+    trainer = L.Trainer(max_steps=max_steps, accelerator=accelerator, devices=devices, callbacks=[ckpt],
+                        logger=CSVLogger(out, name="logs", version=0), log_every_n_steps=25,
+                        enable_progress_bar=progress, enable_model_summary=False, deterministic=False)
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)
+    trainer.save_checkpoint(last)
+    return last
+
+
+def export_prior(checkpoint: str | Path, weights: str | Path) -> Path:
+    """Write the EMA weights of a training checkpoint as ``weights`` (.safetensors, ADM key
+    layout) and the architecture flags, train/test images and step count beside it (.json)."""
+    from safetensors.torch import save_file
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ema = {k[len("ema."):]: v.contiguous() for k, v in state["state_dict"].items() if k.startswith("ema.")}
+    weights = Path(weights)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    save_file(ema, str(weights))
+    flags = dict(state["hyper_parameters"]["flags"])
+    flags["channel_mult"] = list(flags["channel_mult"])
+    meta = {"flags": flags, "train_images": list(TRAIN_IMAGES), "test_images": list(TEST_IMAGES),
+            "steps": int(state["global_step"]), "schedule": "linear 1e-4..0.02, 1000 steps", "weights": "EMA"}
+    weights.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    return weights
