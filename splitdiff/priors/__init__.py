@@ -11,6 +11,7 @@ from .adm import ADM_PRESETS, ADMPrior, adm, create_unet
 from .autoencoder import VQModel
 from .latent import LDM_PRESETS, LatentDiffusionPrior, ldm, save_ldm_checkpoint
 from .unet import UNetModel
+from .default import default_prior
 from .checkpoint import CheckpointError, load_strict, read_state_dict
 from .analytic import GaussianMixturePrior, GaussianPrior, linear_gaussian_posterior
 from .base import DiffusionPrior, Prior
@@ -32,6 +33,7 @@ register("wiener", Wiener)
 register("random_network", random_network_prior)
 register("adm", adm)
 register("ldm", ldm)
+register("default", default_prior)
 
 
 def _diffusers(path, device="cpu"):
@@ -48,7 +50,7 @@ __all__ = [
     "GaussianPrior", "GaussianMixturePrior", "linear_gaussian_posterior",
     "TotalVariation", "WaveletSoftThreshold", "Wiener", "tv_prox", "total_variation",
     "haar_forward", "haar_inverse", "EpsNetworkPrior", "TinyUNet", "random_network_prior",
-    "ADMPrior", "ADM_PRESETS", "adm", "UNetModel", "VQModel", "LDM_PRESETS", "LatentDiffusionPrior", "ldm",
+    "ADMPrior", "ADM_PRESETS", "adm", "default_prior", "UNetModel", "VQModel", "LDM_PRESETS", "LatentDiffusionPrior", "ldm",
     "save_ldm_checkpoint", "create_unet", "CheckpointError", "read_state_dict", "load_strict",
     "REGISTRY", "register", "build", "names", "get",
 ]

@@ -68,15 +68,17 @@ def create_unet(**flags: Any) -> UNetModel:
 class ADMPrior(EpsNetworkPrior):
     """An ADM UNet as a diffusion prior: linear 1000-step schedule, eps = first 3 channels."""
 
-    def __init__(self, net: UNetModel, learn_sigma: bool, dtype: torch.dtype | None = None) -> None:
+    def __init__(self, net: UNetModel, learn_sigma: bool, dtype: torch.dtype | None = None,
+                 any_size: bool = False) -> None:
         super().__init__(net, NoiseSchedule.linear(1000), channels=3, learn_sigma=learn_sigma,
                          multiple=net.downsampling)
         self.image_size = net.image_size
         self.net_dtype = dtype
+        self.any_size = any_size
 
     def check_input(self, x):
         super().check_input(x)
-        if x.shape[-2:] != (self.image_size, self.image_size):
+        if not self.any_size and x.shape[-2:] != (self.image_size, self.image_size):
             raise ValueError(
                 f"this ADM prior was trained on {self.image_size}x{self.image_size} images, got "
                 f"{x.shape[-2]}x{x.shape[-1]}; resize or crop to {self.image_size}x{self.image_size}"
@@ -91,7 +93,7 @@ class ADMPrior(EpsNetworkPrior):
 
 def adm(
     checkpoint: str | Path | None = None,
-    config: str = "ffhq",
+    config: str | None = "ffhq",
     random_init: bool = False,
     dtype: torch.dtype | None = None,
     device: str | torch.device = "cpu",
@@ -99,14 +101,14 @@ def adm(
 ) -> ADMPrior:
     """An ADM prior from a guided-diffusion checkpoint (``.pt`` or ``.safetensors``).
 
-    ``config``: 'ffhq' (DPS ``ffhq_10m.pt``) or 'imagenet' (``256x256_diffusion_uncond.pt``);
-    ``flags`` override guided-diffusion flags. Keys and shapes must match exactly. Without a
+    ``config``: 'ffhq' (DPS ``ffhq_10m.pt``), 'imagenet' (``256x256_diffusion_uncond.pt``) or
+    None (guided-diffusion's defaults); ``flags`` override guided-diffusion flags. Keys and shapes must match exactly. Without a
     checkpoint the weights would be random: that needs ``random_init=True`` (tests, training).
     ``dtype=torch.float16`` / ``bfloat16`` runs the network in half precision (GPU).
     """
-    if config not in ADM_PRESETS:
-        raise ValueError(f"unknown ADM config {config!r}; known: {', '.join(ADM_PRESETS)}")
-    options = {**ADM_PRESETS[config], **flags}
+    if config is not None and config not in ADM_PRESETS:
+        raise ValueError(f"unknown ADM config {config!r}; known: {', '.join(ADM_PRESETS)} or None")
+    options = {**(ADM_PRESETS[config] if config else {}), **flags}
     net = create_unet(**options)
     if checkpoint is not None:
         load_strict(net, read_state_dict(checkpoint), source=str(checkpoint))

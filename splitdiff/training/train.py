@@ -24,7 +24,8 @@ def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr
                 checkpoint_every: int = 250, progress: bool = True) -> Path:
     """Train a pixel prior on random crops of ``TRAIN_IMAGES``; resumes from ``out/checkpoints/last.ckpt``.
 
-    Writes Lightning checkpoints, ``metrics.csv`` (the loss curve) and returns the last checkpoint.
+    Writes Lightning checkpoints and ``logs/version_N/metrics.csv`` (the loss curve; one version per
+    run, so a resumed run keeps the earlier curve) and returns the last checkpoint.
     """
     out = Path(out)
     flags = {**DEFAULT_FLAGS, **(flags or {})}
@@ -34,7 +35,7 @@ def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=checkpoint_every,
                            save_top_k=-1 if checkpoint_every <= 0 else 1, monitor=None)
     trainer = L.Trainer(max_steps=max_steps, accelerator=accelerator, devices=devices, callbacks=[ckpt],
-                        logger=CSVLogger(out, name="logs", version=0), log_every_n_steps=25,
+                        logger=CSVLogger(out, name="logs"), log_every_n_steps=25,
                         enable_progress_bar=progress, enable_model_summary=False, deterministic=False)
     last = out / "checkpoints" / "last.ckpt"
     trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)

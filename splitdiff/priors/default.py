@@ -1,0 +1,29 @@
+"""The shipped default prior: a small ADM trained by ``splitdiff train-prior`` on the
+scikit-image photographs (see docs/model-card.md). Weights live in ``splitdiff/weights``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .adm import ADMPrior, adm
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default_prior.safetensors"
+
+
+def default_prior(device: str | torch.device = "cpu", weights: str | Path | None = None) -> ADMPrior:
+    """The default pixel prior (3 channels, trained at 64x64; any side that is a multiple of 8)."""
+    path = Path(weights) if weights else WEIGHTS
+    meta_path = path.with_suffix(".json")
+    if not path.is_file() or not meta_path.is_file():
+        raise FileNotFoundError(
+            f"default prior weights not found at {path} (and {meta_path.name}); reinstall splitdiff, or train "
+            "them with `splitdiff train-prior --export PATH`"
+        )
+    meta = json.loads(meta_path.read_text())
+    prior = adm(checkpoint=path, config=None, device=device, **meta["flags"])
+    prior.any_size = True
+    prior.meta = meta
+    return prior

@@ -1,0 +1,54 @@
+"""Training a prior: data split, objective, EMA, checkpoint/resume, export and loading."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import splitdiff as sd
+from splitdiff.training import TEST_IMAGES, TRAIN_IMAGES, CropDataModule, RandomCrops, export_prior, train_prior
+
+TINY = dict(image_size=16, num_channels=32, num_res_blocks=1, channel_mult=(1, 2), attention_resolutions="8",
+            num_head_channels=32)
+
+
+def test_test_images_are_held_out():
+    assert not set(TRAIN_IMAGES) & set(TEST_IMAGES)
+    with pytest.raises(ValueError, match="held-out"):
+        CropDataModule(names=("astronaut", "chelsea"))
+
+
+def test_random_crops_are_deterministic_and_in_range():
+    image = sd.training.load_skimage("astronaut")
+    assert image.shape == (3, 512, 512) and image.min() >= -1 and image.max() <= 1
+    crops = RandomCrops([image], size=32, length=8, seed=3)
+    a, b = crops[5], RandomCrops([image], size=32, length=8, seed=3)[5]
+    assert a.shape == (3, 32, 32) and torch.equal(a, b)
+    assert not torch.equal(crops[5], crops[6])
+
+
+def test_train_resume_export_and_load(tmp_path):
+    last = train_prior(tmp_path / "run", max_steps=4, batch_size=2, flags=TINY, checkpoint_every=2, progress=False)
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    assert state["global_step"] == 4
+    net = {k[4:]: v for k, v in state["state_dict"].items() if k.startswith("net.")}
+    ema = {k[4:]: v for k, v in state["state_dict"].items() if k.startswith("ema.")}
+    assert net.keys() == ema.keys() and any(not torch.equal(net[k], ema[k]) for k in net)
+    last = train_prior(tmp_path / "run", max_steps=6, batch_size=2, flags=TINY, checkpoint_every=2, progress=False)
+    assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 6  # resumed, not restarted
+    weights = export_prior(last, tmp_path / "prior.safetensors")
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    assert meta["steps"] == 6 and meta["test_images"] == list(TEST_IMAGES)
+    prior = sd.priors.default_prior(weights=weights)
+    from safetensors.torch import load_file
+
+    assert all(torch.equal(prior.net.state_dict()[k], v) for k, v in load_file(str(weights)).items())
+    x = torch.randn(1, 3, 32, 32)  # any multiple of the downsampling factor
+    assert torch.isfinite(prior.eps(x, 10)).all()
+
+
+def test_missing_default_weights_are_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train-prior"):
+        sd.priors.default_prior(weights=tmp_path / "none.safetensors")
