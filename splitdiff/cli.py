@@ -21,19 +21,20 @@ def _cmd_list(args) -> int:
 def _cmd_demo(args) -> int:
     from .demo import run_demo
 
-    result = run_demo(args.out, steps=args.steps, seed=args.seed, size=args.size, algorithm=args.algorithm)
+    result = run_demo(args.out, steps=args.steps, seed=args.seed, size=args.size, algorithm=args.algorithm,
+                      prior=parse_prior(args.prior))
     print((Path(args.out) / "metrics.md").read_text())
     print(f"wrote {Path(args.out) / 'grid.png'} and metrics.md / metrics.csv in {result['seconds']:.1f} s")
     return 0
 
 
 def parse_prior(spec: str, device: str = "cpu"):
-    """'default' | 'tv' | 'wavelet' | 'wiener' | 'adm:PATH[:ffhq|imagenet]' | 'ldm:PATH' | 'diffusers:DIR'."""
+    """'default[:WEIGHTS]' | 'tv' | 'wavelet' | 'wiener' | 'adm:PATH[:ffhq|imagenet]' | 'ldm:PATH' | 'diffusers:DIR'."""
     from . import priors
 
     kind, _, rest = spec.partition(":")
     if kind == "default":
-        return priors.default_prior(device=device)
+        return priors.default_prior(device=device, weights=rest or None)
     if kind in ("tv", "wavelet", "wiener") and not rest:
         return priors.build(kind)
     if kind == "adm" and rest:
@@ -43,7 +44,7 @@ def parse_prior(spec: str, device: str = "cpu"):
         return priors.build("ldm", checkpoint=rest, device=device, trusted=True)
     if kind == "diffusers" and rest:
         return priors.build("diffusers", path=rest, device=device)
-    raise ValueError(f"unknown prior {spec!r}; use default, tv, wavelet, wiener, adm:PATH[:ffhq|imagenet], "
+    raise ValueError(f"unknown prior {spec!r}; use default[:WEIGHTS], tv, wavelet, wiener, adm:PATH[:ffhq|imagenet], "
                      "ldm:PATH or diffusers:DIR")
 
 
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--algorithm", default="ddiff")
+    p.add_argument("--prior", default="default", help="as for solve (default: the shipped prior)")
     p.set_defaults(run=_cmd_demo)
 
     p = sub.add_parser("solve", help="solve for your own image or measurement")

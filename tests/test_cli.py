@@ -1,0 +1,93 @@
+"""The splitdiff command: list, solve (and its errors), demo."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from splitdiff.cli import main
+from splitdiff.priors.adm import create_unet
+
+FLAGS = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 2], attention_resolutions="16",
+             num_head_channels=32, learn_sigma=False, use_scale_shift_norm=True, resblock_updown=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_prior(tmp_path_factory):
+    """A small exported prior in the shipped format (safetensors + json)."""
+    folder = tmp_path_factory.mktemp("prior")
+    net = create_unet(**FLAGS)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.02)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "prior.safetensors"))
+    (folder / "prior.json").write_text(json.dumps({"flags": FLAGS, "steps": 0}))
+    return folder / "prior.safetensors"
+
+
+@pytest.fixture
+def photo(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "photo.png"
+    Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ["ddiff", "diffpir", "super_resolution", "phase_retrieval", "default", "adm", "admm", "hqs"]:
+        assert f"  {name} " in out
+
+
+@pytest.mark.parametrize("algorithm", ["ddiff", "pnp-admm"])
+def test_solve_an_image(tmp_path, photo, tiny_prior, algorithm):
+    out = tmp_path / "x.png"
+    prior = "tv" if algorithm == "pnp-admm" else f"default:{tiny_prior}"
+    assert main(["solve", "--image", str(photo), "--task", "super_resolution", "--algorithm", algorithm,
+                 "--prior", prior, "--steps", "5", "--size", "32", "--out", str(out)]) == 0
+    assert Image.open(out).size == (32, 32)
+
+
+def test_solve_a_measurement(tmp_path, tiny_prior):
+    y = torch.zeros(1, 3, 32, 32)
+    np.save(tmp_path / "y.npy", y.numpy())
+    out = tmp_path / "x.png"
+    assert main(["solve", "--measurement", str(tmp_path / "y.npy"), "--task", "hdr", "--prior", f"default:{tiny_prior}",
+                 "--steps", "4", "--out", str(out)]) == 0
+    assert out.is_file()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--image", "missing.png"], "image not found"),
+    (["--image", "{bad}"], "cannot read"),
+    (["--measurement", "missing.npy"], "measurement not found"),
+    (["--image", "{photo}", "--task", "no_such_task"], "unknown operator"),
+    (["--image", "{photo}", "--algorithm", "no_such"], "unknown algorithm"),
+    (["--image", "{photo}", "--prior", "nonsense"], "unknown prior"),
+    (["--image", "{photo}", "--size", "33"], "multiples of"),
+])
+def test_solve_errors(tmp_path, photo, tiny_prior, capsys, args, message):
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    args = [a.format(bad=bad, photo=photo) for a in args]
+    base = ["solve", "--out", str(tmp_path / "o.png"), "--prior", f"default:{tiny_prior}", "--steps", "3"]
+    if "--task" not in args:
+        base += ["--task", "hdr"]
+    assert main(base + args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_demo_writes_grid_and_table(tmp_path, tiny_prior):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--steps", "3", "--prior", f"default:{tiny_prior}"]) == 0
+    assert (out / "grid.png").is_file()
+    rows = (out / "metrics.csv").read_text().strip().splitlines()
+    assert rows[0] == "task,image,psnr,ssim,lpips,residual" and len(rows) == 1 + 7 * 2
+    assert "| super_resolution | chelsea |" in (out / "metrics.md").read_text()
