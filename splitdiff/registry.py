@@ -76,9 +76,11 @@ class Registry(Generic[T]):
         return factory(**overrides)
 
     def summary(self, name: str) -> str:
-        """First line of the factory's docstring."""
+        """First sentence of the factory's docstring (its first paragraph, up to a period)."""
         doc = inspect.getdoc(self.get(name)) or ""
-        return doc.splitlines()[0] if doc else ""
+        paragraph = " ".join(doc.split("\n\n")[0].split())
+        end = paragraph.find(". ")
+        return paragraph if end < 0 else paragraph[: end + 1]
 
     def __contains__(self, name: object) -> bool:
         return name in self._factories
