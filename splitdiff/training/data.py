@@ -1,7 +1,8 @@
 """Offline training data: photographs shipped inside scikit-image, as random multi-scale crops.
 
-The images are public domain or CC0 (scikit-image's ``skimage/data/README.txt``). The test
-images are held out: never cropped for training.
+Only images whose scikit-image docstring states public domain, CC0 or no known copyright
+restrictions (see docs/model-card.md for each); the test images are held out: never cropped
+for training.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from torch.utils.data import DataLoader, Dataset
 
 #: Training images (skimage.data names). Grayscale ones are repeated over 3 channels.
 TRAIN_IMAGES = (
-    "astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "stereo_motorcycle",
-    "camera", "moon", "grass", "gravel", "brick", "coins", "clock",
+    "astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
+    "camera", "grass", "gravel", "brick", "coins", "clock",
 )
 #: Held-out test images: never used for training.
 TEST_IMAGES = ("chelsea", "coffee")
