@@ -5,7 +5,7 @@
 On the held-out images (64x64), for super-resolution x4, Gaussian deblurring (61, std 3) and
 random inpainting (70%), sigma_y = 0.05. TV gets an oracle: for each task its strength is the
 best of a sweep, chosen by the mean PSNR on these very images (a favourable baseline). DDiff
-runs with the Appendix H defaults, averaged over ``--seeds``.
+runs with the Appendix H defaults (gamma0 scaled to 64x64 as in the demo), averaged over ``--seeds``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 import torch
 
 import splitdiff as sd
-from splitdiff.demo import DEMO_TASKS, held_out_images
+from splitdiff.demo import DEMO_TASKS, held_out_images, size_scaled_gamma0
 from splitdiff.evaluation import lpips_distance, psnr, ssim
 
 TASKS = ("super_resolution", "gaussian_blur", "random_inpainting")
@@ -42,7 +42,8 @@ def main() -> None:
         y = op.measure(x, generator=torch.Generator().manual_seed(100))
         runs = []
         for seed in args.seeds:
-            solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=args.steps)
+            solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=args.steps,
+                                         gamma0=size_scaled_gamma0(task, 64))
             runs.append(evaluate(solver.solve(y, generator=torch.Generator().manual_seed(seed)), x))
         ddiff = {k: torch.stack([r[k] for r in runs]).mean().item() for k in runs[0]}
         best = None

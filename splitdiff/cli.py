@@ -104,7 +104,7 @@ def _cmd_train(args) -> int:
     from .training import export_prior, train_prior
 
     last = train_prior(args.out, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       accelerator=args.accelerator)
+                       accelerator=args.accelerator, init=args.init)
     print(f"checkpoint: {last}")
     if args.export:
         print(f"exported EMA weights: {export_prior(last, args.export)}")
@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--export", help="write the EMA weights here (.safetensors, with a .json beside)")
+    p.add_argument("--init", help="start from exported weights (e.g. splitdiff/weights/default_prior.safetensors)")
     p.set_defaults(run=_cmd_train)
     return parser
 

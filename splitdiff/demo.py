@@ -27,6 +27,15 @@ DEMO_TASKS = {
 }
 
 
+def size_scaled_gamma0(task: str, size: int) -> float:
+    """Appendix H's gamma0 (tuned for 3x256x256) scaled by sqrt(size^2 / 256^2).
+
+    DDiff's normalized step has a fixed length; keeping the step per pixel the same at another
+    image size scales that length with the square root of the pixel count.
+    """
+    return algorithms.ddiff_defaults(task).gamma0 * size / 256
+
+
 def held_out_images(size: int = 64) -> tuple[list[str], Tensor]:
     """The training data's held-out test images, center-cropped and resized: (N, 3, size, size)."""
     from .training.data import TEST_IMAGES, load_skimage
@@ -70,7 +79,8 @@ def run_demo(out: str | Path, steps: int = 100, seed: int = 0, size: int = 64, p
     for task, options in tqdm(DEMO_TASKS.items(), desc="demo", disable=not progress):
         op = operators.build(task, **options)
         y = op.measure(x, generator=torch.Generator().manual_seed(seed))
-        solver = algorithms.build(algorithm, prior=prior, operator=op, steps=steps)
+        options = {"gamma0": size_scaled_gamma0(task, size)} if algorithm == "ddiff" else {}
+        solver = algorithms.build(algorithm, prior=prior, operator=op, steps=steps, **options)
         x_hat = solver.solve(y, generator=torch.Generator().manual_seed(seed + 1))
         s = score(y, op, x_hat, x)
         for i, name in enumerate(names):
