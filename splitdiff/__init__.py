@@ -6,9 +6,9 @@ Four concepts, four subpackages, each with a registry (``names``, ``build``, ``r
 its Table 2 ablations, DiffPIR, plug-and-play). Images are NCHW tensors in [-1, 1].
 """
 
-from . import algorithms, operators, priors, splitting
+from . import algorithms, demo, evaluation, operators, priors, splitting
 from .checks import DivergenceError
 
 __version__ = "0.1.0"
 
-__all__ = ["algorithms", "operators", "priors", "splitting", "DivergenceError", "__version__"]
+__all__ = ["algorithms", "operators", "priors", "splitting", "evaluation", "demo", "DivergenceError", "__version__"]
