@@ -7,18 +7,10 @@ import torch
 
 import splitdiff as sd
 from splitdiff.priors import ADM_PRESETS, CheckpointError, create_unet
+from helpers import randomize
 
 TINY = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=(1, 2), attention_resolutions="16",
             num_head_channels=16)
-
-
-def randomize(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Non-zero random weights (guided-diffusion zero-initialises its output layers)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.3 / max(1, p[0].numel()) ** 0.5)
-    return module
 
 
 @pytest.mark.parametrize("config,params,keys", [("ffhq", 93_563_910, 362), ("imagenet", 552_814_086, 566)])

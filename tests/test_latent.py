@@ -7,19 +7,12 @@ import torch
 
 import splitdiff as sd
 from splitdiff.priors import CheckpointError, ldm, save_ldm_checkpoint
+from helpers import randomize
 
 TINY_UNET = dict(image_size=8, model_channels=32, attention_resolutions=(2,), num_res_blocks=1, channel_mult=(1, 2),
                  num_head_channels=16)
 TINY_VQ = dict(n_embed=16, ddconfig=dict(double_z=False, z_channels=3, resolution=16, in_channels=3, out_ch=3, ch=32,
                                           ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), dropout=0.0))
-
-
-def randomize(module, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.3 / max(1, p[0].numel()) ** 0.5)
-    return module
 
 
 @pytest.fixture

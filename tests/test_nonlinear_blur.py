@@ -8,21 +8,14 @@ import torch
 import splitdiff as sd
 from splitdiff.operators import KernelWizard
 from splitdiff.priors import CheckpointError
+from helpers import randomize
 
 TINY = dict(nf=8, front_RBs=1, back_RBs=1, kernel_dim=64, extractor_blocks=1)
 
 
-def randomize(module, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.2 / max(1, p[0].numel()) ** 0.5)
-    return module
-
-
 @pytest.fixture(scope="module")
 def tiny_wizard(tmp_path_factory):
-    net = randomize(KernelWizard(**TINY))
+    net = randomize(KernelWizard(**TINY), scale=0.2)
     path = tmp_path_factory.mktemp("bkse") / "tiny_wVAE.pth"
     torch.save(net.state_dict(), path)
     return net, path
@@ -73,7 +66,7 @@ def test_ddiff_with_tiny_adm_solves_nonlinear_blur(tiny_wizard):
     tiny_adm = dict(image_size=128, num_channels=32, num_res_blocks=1, channel_mult=(1, 2), attention_resolutions="64",
                     num_head_channels=16)
     prior = sd.priors.build("adm", random_init=True, **tiny_adm)
-    randomize(prior.net)
+    randomize(prior.net, scale=0.2)
     x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0)) * 2 - 1
     y = op.measure(x, generator=torch.Generator().manual_seed(1))
     x_T = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(2))

@@ -10,18 +10,11 @@ import torch
 import splitdiff as sd
 from splitdiff.operators import KernelWizard
 from splitdiff.priors import ADM_PRESETS, create_unet, save_ldm_checkpoint
-
-
-def _jitter(module, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.01)
-    return module
+from helpers import randomize
 
 
 def test_adm_ffhq_full_size(tmp_path):
-    net = _jitter(create_unet(**ADM_PRESETS["ffhq"])).eval()
+    net = randomize(create_unet(**ADM_PRESETS["ffhq"]), scale=0.01, add=True).eval()
     torch.save(net.state_dict(), tmp_path / "ffhq_10m.pt")
     prior = sd.priors.build("adm", checkpoint=tmp_path / "ffhq_10m.pt", config="ffhq")
     x = torch.randn(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
@@ -30,7 +23,7 @@ def test_adm_ffhq_full_size(tmp_path):
 
 
 def test_ldm_ffhq_full_size(tmp_path):
-    prior = _jitter(sd.priors.ldm(random_init=True))
+    prior = randomize(sd.priors.ldm(random_init=True), scale=0.01, add=True)
     save_ldm_checkpoint(prior, tmp_path / "model.ckpt")
     loaded = sd.priors.build("ldm", checkpoint=tmp_path / "model.ckpt")
     x = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0)) * 2 - 1
@@ -41,7 +34,7 @@ def test_ldm_ffhq_full_size(tmp_path):
 
 
 def test_kernel_wizard_full_size(tmp_path):
-    net = _jitter(KernelWizard()).eval()
+    net = randomize(KernelWizard(), scale=0.01, add=True).eval()
     torch.save(net.state_dict(), tmp_path / "GOPRO_wVAE.pth")
     op = sd.operators.build("nonlinear_blur", checkpoint=tmp_path / "GOPRO_wVAE.pth")
     x = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0)) * 2 - 1
