@@ -21,3 +21,9 @@ def randomize(module: torch.nn.Module, seed: int = 0, scale: float = 0.3, add: b
             else:
                 p.copy_(scale * noise / max(1, p[0].numel()) ** 0.5)
     return module
+
+
+def same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Outputs of two networks holding identical weights: equal up to float32 rounding (CPU
+    convolution kernels may order their sums differently between calls)."""
+    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -7,7 +7,7 @@ import torch
 
 import splitdiff as sd
 from splitdiff.priors import ADM_PRESETS, CheckpointError, create_unet
-from helpers import randomize
+from helpers import randomize, same
 
 TINY = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=(1, 2), attention_resolutions="16",
             num_head_channels=16)
@@ -46,12 +46,13 @@ def test_tiny_checkpoint_round_trip(tiny_checkpoint, tmp_path):
     t = torch.tensor([10, 700])
     with torch.no_grad():
         expected = net(x, t)[:, :3]  # learn_sigma: eps is the first 3 of 6 channels
-    assert torch.equal(prior.eps(x, t), expected)
+    assert all(torch.equal(prior.net.state_dict()[k], v) for k, v in net.state_dict().items())  # bit-exact weights
+    assert same(prior.eps(x, t), expected)
     from safetensors.torch import save_file
 
     st_path = tmp_path / "tiny_adm.safetensors"
     save_file(net.state_dict(), str(st_path))
-    assert torch.equal(sd.priors.build("adm", checkpoint=st_path, config="ffhq", **TINY).eps(x, t), expected)
+    assert same(sd.priors.build("adm", checkpoint=st_path, config="ffhq", **TINY).eps(x, t), expected)
 
 
 def test_learned_sigma_channels_are_split(tiny_checkpoint):

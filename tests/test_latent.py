@@ -7,7 +7,7 @@ import torch
 
 import splitdiff as sd
 from splitdiff.priors import CheckpointError, ldm, save_ldm_checkpoint
-from helpers import randomize
+from helpers import randomize, same
 
 TINY_UNET = dict(image_size=8, model_channels=32, attention_resolutions=(2,), num_res_blocks=1, channel_mult=(1, 2),
                  num_head_channels=16)
@@ -47,16 +47,16 @@ def test_tiny_ldm_round_trip(tiny_ldm, tmp_path):
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
     z = prior.encode(x)
     assert z.shape == (2, 3, 8, 8)
-    assert torch.equal(loaded.encode(x), z)
-    assert torch.equal(loaded.decode(z), prior.decode(z))
-    assert torch.equal(loaded.eps(z, 500), prior.eps(z, 500))
+    assert same(loaded.encode(x), z)
+    assert same(loaded.decode(z), prior.decode(z))
+    assert same(loaded.eps(z, 500), prior.eps(z, 500))
     # a separate first-stage checkpoint (vq-f4/model.ckpt layout: no prefix)
     unet_only = tmp_path / "unet_only.ckpt"
     torch.save({"state_dict": {f"model.diffusion_model.{k}": v for k, v in prior.unet.state_dict().items()}}, unet_only)
     vq_path = tmp_path / "vq.ckpt"
     torch.save({"state_dict": prior.autoencoder.state_dict()}, vq_path)
     split = sd.priors.build("ldm", checkpoint=unet_only, autoencoder_checkpoint=vq_path, unet=TINY_UNET, vq=TINY_VQ)
-    assert torch.equal(split.decode(z), prior.decode(z))
+    assert same(split.decode(z), prior.decode(z))
 
 
 def test_ldm_schedule_is_sqrt_linear():
