@@ -74,6 +74,13 @@ class _Level(nn.Module):
         self.block = nn.ModuleList()
         self.attn = nn.ModuleList()
 
+    def forward(self, h: Tensor) -> Tensor:
+        for i, block in enumerate(self.block):
+            h = block(h)
+            if len(self.attn):
+                h = self.attn[i](h)
+        return h
+
 
 class _Mid(nn.Module):
     def __init__(self, channels: int, dropout: float) -> None:
@@ -111,10 +118,7 @@ class Encoder(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = self.conv_in(x)
         for level in self.down:
-            for i, block in enumerate(level.block):
-                h = block(h)
-                if len(level.attn):
-                    h = level.attn[i](h)
+            h = level(h)
             if hasattr(level, "downsample"):
                 h = level.downsample(h)
         return self.conv_out(F.silu(self.norm_out(self.mid(h))))
@@ -147,10 +151,7 @@ class Decoder(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         h = self.mid(self.conv_in(z))
         for level in reversed(self.up):
-            for i, block in enumerate(level.block):
-                h = block(h)
-                if len(level.attn):
-                    h = level.attn[i](h)
+            h = level(h)
             if hasattr(level, "upsample"):
                 h = level.upsample(h)
         return self.conv_out(F.silu(self.norm_out(h)))
