@@ -140,6 +140,7 @@ class GaussianMixturePrior(DiffusionPrior):
 
     # -- DiffusionPrior interface ----------------------------------------------------------
     def _alpha(self, t: int | Tensor, x: Tensor) -> Tensor:
+        # float64 alpha_bar regardless of x's dtype: the closed forms run in float64
         return self.schedule.alphas_cumprod.to(x.device)[torch.as_tensor(t, device=x.device)].flatten()
 
     def eps(self, x_t: Tensor, t: int | Tensor) -> Tensor:

@@ -37,6 +37,11 @@ class DiffusionPrior(Prior):
     def eps(self, x_t: Tensor, t: int | Tensor) -> Tensor:
         raise NotImplementedError  # abstractmethod: each diffusion prior predicts the noise
 
+    @staticmethod
+    def batch_timesteps(t: int | Tensor, like: Tensor) -> Tensor:
+        """``t`` as a LongTensor (N,) for a batch shaped like ``like`` (a network's time input)."""
+        return torch.as_tensor(t, device=like.device, dtype=torch.long).flatten().expand(like.shape[0])
+
     def alpha_bar(self, t: int | Tensor, like: Tensor) -> Tensor:
         """``alpha_bar_t`` shaped to broadcast against ``like`` (N, ...)."""
         a = self.schedule.alphas_cumprod.to(like.device)[torch.as_tensor(t, device=like.device)]

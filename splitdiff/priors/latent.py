@@ -68,7 +68,7 @@ class LatentDiffusionPrior(DiffusionPrior):
         return z
 
     def eps(self, z_t: Tensor, t: int | Tensor) -> Tensor:
-        t = torch.as_tensor(t, device=z_t.device, dtype=torch.long).flatten().expand(z_t.shape[0])
+        t = self.batch_timesteps(t, z_t)
         with torch.no_grad():
             return self.unet(z_t, t)
 

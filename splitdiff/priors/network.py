@@ -45,7 +45,7 @@ class EpsNetworkPrior(DiffusionPrior):
         return x
 
     def eps(self, x_t: Tensor, t: int | Tensor) -> Tensor:
-        t = torch.as_tensor(t, device=x_t.device, dtype=torch.long).flatten().expand(x_t.shape[0])
+        t = self.batch_timesteps(t, x_t)
         with torch.no_grad():
             out = self.net(x_t, t)
         return out[:, : x_t.shape[1]] if self.learn_sigma else out
