@@ -63,12 +63,9 @@ def _cmd_solve(args) -> int:
         y = op.measure(x, generator=torch.Generator(args.device).manual_seed(args.seed))
     else:
         y = _load_tensor(args.measurement).to(args.device)
-    classical = args.algorithm.startswith("pnp")
     solver = algorithms.build(args.algorithm, prior=prior, operator=op,
                               **({"steps": args.steps} if args.steps else {}))
-    if not classical and args.algorithm != "latent-ddiff" and args.image is None:
-        shape = op.input_shape(tuple(y.shape))
-        _check_size(prior, torch.zeros(shape))
+    # solve() checks the measurement and the image size against the operator and the prior
     x_hat = solver.solve(y, generator=torch.Generator(args.device).manual_seed(args.seed + 1))
     save_image(x_hat, args.out)
     print(f"wrote {args.out}")
