@@ -108,6 +108,29 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_evaluate(args) -> int:
+    from .evaluation.config import load_config
+    from .evaluation.report import write_report
+    from .evaluation.runner import evaluate, prepare
+
+    config = load_config(args.config)
+    if args.report_only:
+        _, store = prepare(config, args.out)
+        written = write_report(config, store)
+    else:
+        trainer = {k: v for k, v in (("accelerator", args.accelerator), ("devices", args.devices),
+                                     ("num_nodes", args.num_nodes), ("strategy", args.strategy)) if v is not None}
+        store = evaluate(config, args.out, progress=not args.no_progress, **trainer)
+        written = {p.name: p for p in (store.root / "table.md",) if p.is_file()}
+    for path in written.values():
+        print(f"wrote {path}")
+    return 0
+
+
+def _devices(value: str):
+    return value if value == "auto" or "," in value else int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="splitdiff", description="Diffusion-prior inverse-problem solvers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="output PNG")
     p.set_defaults(run=_cmd_solve)
+
+    p = sub.add_parser("evaluate", help="solve and score a config's tasks x methods x images (Lightning, DDP)")
+    p.add_argument("config", help="a YAML config, or the name of a shipped one (see docs/evaluation.md)")
+    p.add_argument("--out", default="results", help="results go to OUT/<config name> (default: results)")
+    p.add_argument("--accelerator", help="cpu | gpu | auto (default: the config's trainer section, else auto)")
+    p.add_argument("--devices", type=_devices, help="devices per node: a count, 'auto' or a list like 0,1")
+    p.add_argument("--num-nodes", type=int, help="nodes (multi-node DDP, e.g. under SLURM)")
+    p.add_argument("--strategy", help="Lightning strategy (default: ddp when more than one device)")
+    p.add_argument("--report-only", action="store_true", help="rebuild tables and figures from finished results")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_evaluate)
 
     p = sub.add_parser("train-prior", help="train a small ADM prior on the scikit-image photographs")
     p.add_argument("--out", required=True, help="folder for checkpoints and logs (resumes from last.ckpt)")

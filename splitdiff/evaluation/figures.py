@@ -1,0 +1,166 @@
+"""The paper's figures from an evaluation's results (matplotlib, PNG).
+
+- ``reconstructions.png`` (Fig. 2): per task, measurement | each method | ground truth.
+- ``convergence.png`` (Fig. 1): ``||x - z||`` and ``||u||`` per iteration (configs with ``trace: true``).
+- ``noise.png`` (Fig. 3): PSNR and LPIPS against the measurement noise sigma_y.
+- ``speed.png`` (Fig. 5): PSNR against seconds per image, one point per method (labelled by NFE).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import EvalConfig, Item
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _preview(y: torch.Tensor, size: int, magnitude: bool) -> np.ndarray:
+    """A measurement shown at the reconstruction's size, (H, W, 3) in [0, 1]; a Fourier
+    ``magnitude`` (phase retrieval) on a log scale."""
+    y = y.float()
+    if magnitude:
+        y = torch.log1p(y.abs())
+        y = y / y.flatten(1).amax(1).view(-1, 1, 1, 1).clamp_min(1e-8) * 2 - 1
+    if y.shape[-1] != size or y.shape[-2] != size:
+        y = torch.nn.functional.interpolate(y, size=(size, size), mode="nearest")
+    return ((y[0].clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
+
+
+def reconstructions(config: EvalConfig, store, rows: list[dict], path: Path, images: int = 1) -> Path | None:
+    """Fig. 2: rows task x image (the first ``images`` images), columns measurement, methods, truth."""
+    from PIL import Image
+
+    from .data import load_ground_truth
+
+    done = {r["key"] for r in rows}
+    methods = [m.name for m in config.methods]
+    names = list(dict.fromkeys(r["image"] for r in rows))[:images]
+    panels = []
+    for task in config.tasks:
+        sigma = task.sigma_y[0]
+        for image in names:
+            items = [Item(0, task.name, sigma, m, image, 0) for m in methods]
+            if not any(i.key in done for i in items):
+                continue
+            truth = load_ground_truth(config.data, image)
+            size = truth.shape[-1]
+            blank = np.ones((size, size, 3))
+            first = next(i for i in items if i.key in done)
+            y = torch.load(store.measurement_path(first), weights_only=True)["y"]
+            row = [_preview(y, size, task.operator == "phase_retrieval")]
+            row += [np.asarray(Image.open(store.image_path(i))) / 255.0 if i.key in done else blank for i in items]
+            row.append(((truth[0] + 1) / 2).permute(1, 2, 0).numpy())
+            panels.append((f"{task.name} / {image}", row))
+    if not panels:
+        return None
+    plt = _plt()
+    cols = len(methods) + 2
+    fig, axes = plt.subplots(len(panels), cols, figsize=(1.8 * cols, 1.9 * len(panels)), squeeze=False)
+    for r, (label, row) in enumerate(panels):
+        for c, img in enumerate(row):
+            ax = axes[r][c]
+            ax.imshow(np.clip(img, 0, 1))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title((["measurement"] + methods + ["ground truth"])[c], fontsize=8)
+        axes[r][0].set_ylabel(label, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _by(rows, *keys):
+    out = defaultdict(list)
+    for r in rows:
+        out[tuple(r[k] for k in keys)].append(r)
+    return out
+
+
+def convergence(rows: list[dict], path: Path) -> Path | None:
+    """Fig. 1: mean over images of ``||x - z||`` and ``||u||`` per iteration, one panel per task."""
+    traced = [r for r in rows if "trace" in r]
+    if not traced:
+        return None
+    plt = _plt()
+    tasks = list(dict.fromkeys(r["task"] for r in traced))
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4 * len(tasks), 6), squeeze=False)
+    for c, task in enumerate(tasks):
+        for (method,), group in _by([r for r in traced if r["task"] == task], "method").items():
+            for r_, key, label in ((0, "primal", "||x - z||"), (1, "dual", "||u||")):
+                curve = np.mean([g["trace"][key] for g in group], axis=0)
+                axes[r_][c].semilogy(np.arange(1, len(curve) + 1), np.maximum(curve, 1e-12), label=method)
+                axes[r_][c].set_ylabel(label)
+        axes[0][c].set_title(task)
+        axes[1][c].set_xlabel("iteration")
+        axes[0][c].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def noise(rows: list[dict], path: Path) -> Path | None:
+    """Fig. 3: mean PSNR and LPIPS against sigma_y per method, one column per task."""
+    tasks = [t for t, in _by(rows, "task") if len({r["sigma_y"] for r in rows if r["task"] == t}) > 1]
+    if not tasks:
+        return None
+    plt = _plt()
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4 * len(tasks), 6), squeeze=False)
+    for c, task in enumerate(tasks):
+        for (method,), group in _by([r for r in rows if r["task"] == task], "method").items():
+            by_sigma = _by(group, "sigma_y")
+            sigmas = sorted(s for s, in by_sigma)
+            for r_, metric in ((0, "psnr"), (1, "lpips")):
+                values = [np.mean([g[metric] for g in by_sigma[(s,)] if g[metric] is not None] or [np.nan])
+                          for s in sigmas]
+                axes[r_][c].plot(sigmas, values, "o-", label=method)
+                axes[r_][c].set_ylabel(metric.upper())
+        axes[0][c].set_title(task)
+        axes[1][c].set_xlabel("σ_y")
+        axes[0][c].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def speed(rows: list[dict], path: Path) -> Path | None:
+    """Fig. 5: mean PSNR against mean seconds per image; one point per method, labelled by NFE."""
+    if len({r["steps"] for r in rows}) < 2:
+        return None
+    plt = _plt()
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.5), squeeze=False)
+    for c, task in enumerate(tasks):
+        ax = axes[0][c]
+        for (algorithm,), group in _by([r for r in rows if r["task"] == task], "algorithm").items():
+            points = sorted(
+                (np.mean([g["seconds"] for g in members]), np.mean([g["psnr"] for g in members]), members[0]["iterations"])
+                for _, members in _by(group, "method").items()
+            )
+            ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=algorithm)
+            for s, v, nfe in points:
+                ax.annotate(str(nfe), (s, v), fontsize=7, textcoords="offset points", xytext=(3, 3))
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds per image")
+        ax.set_ylabel("PSNR")
+        ax.set_title(task)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

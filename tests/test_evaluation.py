@@ -1,0 +1,244 @@
+"""`splitdiff evaluate`: configs, sharding, resumable atomic results, tables and figures."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+from scipy import stats
+
+from splitdiff.evaluation import tables
+from splitdiff.evaluation.config import load_config, parse_config, shipped_configs
+from splitdiff.evaluation.data import ShardSampler, crop, list_images
+from splitdiff.evaluation.runner import evaluate
+from splitdiff.training.data import load_skimage
+
+
+def tiny(**changes) -> dict:
+    raw = {
+        "name": "tiny", "dataset": "heldout", "prior": "default",
+        "data": {"skimage": ["chelsea", "coffee"], "size": 32, "convention": "resize"},
+        "tasks": {"super_resolution": {"options": {"scale": 4}},
+                  "gaussian_blur": {"options": {"kernel_size": 9, "std": 1.0}, "sigma_y": [0.05, 0.1]}},
+        "methods": {"ddiff": {"algorithm": "ddiff", "options": {"steps": 3, "gamma0": 4.5},
+                              "per_task": {"gaussian_blur": {"gamma0": 0.7}}},
+                    "ddiff5": {"algorithm": "ddiff", "options": {"steps": 5, "gamma0": 4.5}}},
+    }
+    raw.update(changes)
+    return raw
+
+
+def image_folder(root: Path, count: int, size: int = 40) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    x = load_skimage("chelsea")
+    for i in range(count):
+        patch = x[:, 10 * i: 10 * i + size, 20 * i: 20 * i + size]
+        Image.fromarray(((patch + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()).save(root / f"img{i}.png")
+    return root
+
+
+def cli(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen([sys.executable, "-m", "splitdiff", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def rows_of(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((root / "results").rglob("*.json"))]
+
+
+# --- sharding and statistics ------------------------------------------------------------------
+
+@given(st.integers(0, 60), st.integers(1, 8))
+def test_shards_cover_every_item_exactly_once(length, world):
+    seen = [i for rank in range(world) for i in ShardSampler(length, rank, world)]
+    assert sorted(seen) == list(range(length))
+    assert sum(len(ShardSampler(length, r, world)) for r in range(world)) == length
+
+
+@given(st.lists(st.floats(-100, 100), min_size=2, max_size=30))
+def test_confidence_interval_is_student_t(values):
+    mean, half = tables.mean_ci(values)
+    a = np.asarray(values)
+    if a.std() == 0:
+        assert half == pytest.approx(0.0, abs=1e-9)
+        return
+    low, high = stats.t.interval(0.95, a.size - 1, loc=a.mean(), scale=stats.sem(a))
+    assert mean == pytest.approx(a.mean(), abs=1e-9)
+    assert half == pytest.approx((high - low) / 2, rel=1e-6, abs=1e-9)
+
+
+def test_a_single_value_has_no_interval():
+    mean, half = tables.mean_ci([3.0, None, float("nan")])
+    assert mean == 3.0 and math.isnan(half)
+
+
+# --- configs and data --------------------------------------------------------------------------
+
+def test_config_errors_name_the_key(tmp_path):
+    with pytest.raises(ValueError, match="unknown keys.*'steps'"):
+        parse_config(tiny(steps=3))
+    with pytest.raises(ValueError, match="tasks.deconv.operator: unknown operator 'deconv'"):
+        parse_config(tiny(tasks={"deconv": {}}))
+    with pytest.raises(ValueError, match="methods.x.algorithm: unknown algorithm 'dsp'"):
+        parse_config(tiny(methods={"x": {"algorithm": "dsp"}}))
+    with pytest.raises(ValueError, match="sigma_y"):
+        parse_config(tiny(tasks={"hdr": {"sigma_y": [0.1, -1]}}))
+    with pytest.raises(ValueError, match="exactly one of 'folder'"):
+        parse_config(tiny(data={"size": 64}))
+    with pytest.raises(FileNotFoundError, match="shipped configs: .*table1-small"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_missing_data_or_checkpoint_fails_before_any_work(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    config = parse_config(tiny(data={"folder": str(missing)}))
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        evaluate(config, tmp_path / "out", progress=False, accelerator="cpu")
+    config = parse_config(tiny(prior=f"adm:{tmp_path / 'ffhq_10m.pt'}:ffhq"))
+    with pytest.raises(FileNotFoundError, match="ffhq_10m.pt"):
+        evaluate(config, tmp_path / "out", progress=False, accelerator="cpu")
+    assert not (tmp_path / "out" / "tiny" / "results").exists()
+
+
+def test_crop_conventions():
+    x = torch.linspace(-1, 1, 3 * 300 * 400).view(1, 3, 300, 400)
+    assert torch.equal(crop(x, "ffhq", 256), x[..., 22:278, 72:328])
+    with pytest.raises(ValueError, match="smaller than the 256x256 center crop"):
+        crop(x[..., :200, :], "ffhq", 256)
+    out = crop(x, "imagenet", 150)  # shorter side to 150 (150x200), then the center 150x150
+    ref = torch.nn.functional.interpolate(x, size=(150, 200), mode="bicubic", antialias=True, align_corners=False)
+    assert torch.allclose(out, ref[..., :, 25:175].clamp(-1, 1))
+    assert crop(x, "resize", 64).shape == (1, 3, 64, 64)
+
+
+def test_shipped_configs_parse():
+    names = shipped_configs()
+    assert {"table1-ffhq", "table1-imagenet", "table2-ffhq", "table1-small", "table2-small", "figures-small"} <= set(names)
+    for name in names:
+        config = load_config(name)
+        assert config.items(["a", "b"])
+    table1 = load_config("table1-ffhq")
+    assert len(table1.tasks) == 8 and table1.task("phase_retrieval").best_of == 5
+    assert {m.algorithm for m in load_config("table2-small").methods} == {"ddiff", "ddiff-hqs", "diff-pnp-admm",
+                                                                         "diff-pnp-hqs"}
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+def test_evaluate_writes_rows_tables_and_figures(tmp_path):
+    config = parse_config(tiny(trace=True))
+    store = evaluate(config, tmp_path, progress=False, accelerator="cpu")
+    rows = rows_of(store.root)
+    assert len(rows) == 3 * 2 * 2  # (SR + blur at two noise levels) x 2 methods x 2 images
+    assert len({r["key"] for r in rows}) == len(rows)
+    row = next(r for r in rows if r["method"] == "ddiff5")
+    assert row["iterations"] == 4 and len(row["trace"]["primal"]) == 4  # steps - 1 network calls and row["lpips"] is not None
+    y = torch.load(store.root / "results" / "super_resolution@0.05" / "ddiff" / "chelsea.pt", weights_only=True)
+    assert y["y"].shape == (1, 3, 8, 8)
+    for name in ("table.md", "table.csv", "table.json", "config.yaml", "run.json"):
+        assert (store.root / name).is_file(), name
+    for name in ("reconstructions", "convergence", "noise", "speed"):
+        assert (store.root / "figures" / f"{name}.png").is_file(), name
+    groups = json.loads((store.root / "table.json").read_text())["groups"]
+    assert len(groups) == 6 and all(g["n"] == 2 for g in groups)
+    mine = [r["psnr"] for r in rows if r["task"] == "gaussian_blur" and r["sigma_y"] == 0.1 and r["method"] == "ddiff"]
+    g = next(g for g in groups if g["task"] == "gaussian_blur" and g["sigma_y"] == 0.1 and g["method"] == "ddiff")
+    assert g["psnr"] == pytest.approx(np.mean(mine))
+    assert "| gaussian_blur | 0.1 | ddiff | 2 |" in (store.root / "table.md").read_text()
+    assert yaml.safe_load((store.root / "config.yaml").read_text())["name"] == "tiny"
+
+
+def test_best_of_k_keeps_the_best_psnr(tmp_path):
+    raw = tiny(tasks={"super_resolution": {"best_of": 3}}, methods={"ddiff": {"options": {"steps": 3}}})
+    raw["data"]["skimage"] = ["chelsea"]
+    store = evaluate(parse_config(raw), tmp_path, progress=False, accelerator="cpu")
+    (row,) = rows_of(store.root)
+    assert row["best_of"] == 3 and 0 <= row["best_repeat"] < 3
+    single = evaluate(parse_config({**raw, "name": "one", "tasks": {"super_resolution": {}}}), tmp_path,
+                      progress=False, accelerator="cpu")
+    (first,) = rows_of(single.root)  # repeat 0 of the best-of-3 run is the single run
+    assert row["psnr"] >= first["psnr"] - 1e-9
+
+
+def test_unreadable_and_small_images_are_reported_not_fatal(tmp_path):
+    folder = image_folder(tmp_path / "images", 2, size=40)
+    (folder / "broken.png").write_bytes(b"not a png")
+    Image.new("RGB", (20, 20)).save(folder / "tiny.png")
+    raw = tiny(data={"folder": str(folder), "size": 32, "convention": "ffhq"},
+               tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 2}}})
+    store = evaluate(parse_config(raw), tmp_path / "out", progress=False, accelerator="cpu")
+    assert sorted(r["image"] for r in rows_of(store.root)) == ["img0", "img1"]
+    skipped = json.loads((store.root / "table.json").read_text())["skipped"]
+    reasons = {e["image"]: e["error"] for e in skipped}
+    assert "cannot read" in reasons["broken"] and "smaller than the 32x32" in reasons["tiny"]
+    assert "Skipped items" in (store.root / "table.md").read_text()
+
+
+def write_config(path: Path, raw: dict) -> Path:
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def metric_groups(root: Path) -> list[dict]:
+    groups = json.loads((root / "table.json").read_text())["groups"]
+    return [{k: v for k, v in g.items() if not k.startswith("seconds")} for g in groups]
+
+
+def test_two_process_ddp_scores_each_image_once(tmp_path):
+    folder = image_folder(tmp_path / "images", 5)
+    raw = tiny(data={"folder": str(folder), "size": 32, "convention": "ffhq"},
+               tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 2}}})
+    config = write_config(tmp_path / "five.yaml", raw)
+    proc = cli("evaluate", str(config), "--out", str(tmp_path / "out"), "--accelerator", "cpu", "--devices", "2",
+               "--no-progress")
+    log = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, log
+    rows = rows_of(tmp_path / "out" / "tiny")
+    assert len(rows) == 5 and len({r["image"] for r in rows}) == 5
+    assert {r["rank"] for r in rows} == {0, 1}
+    assert json.loads((tmp_path / "out" / "tiny" / "table.json").read_text())["groups"][0]["n"] == 5
+    # the same items on one process give the same numbers: seeds belong to items, not ranks
+    single = evaluate(parse_config(raw), tmp_path / "single", progress=False, accelerator="cpu")
+    assert metric_groups(single.root) == metric_groups(tmp_path / "out" / "tiny")
+
+
+def test_a_killed_run_resumes_without_recomputing(tmp_path):
+    folder = image_folder(tmp_path / "images", 8)
+    raw = tiny(data={"folder": str(folder), "size": 32, "convention": "ffhq"},
+               tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 20}}})
+    config = write_config(tmp_path / "eight.yaml", raw)
+    out, root = tmp_path / "out", tmp_path / "out" / "tiny"
+    proc = cli("evaluate", str(config), "--out", str(out), "--accelerator", "cpu", "--no-progress",
+               start_new_session=True)
+    deadline = time.time() + 240
+    while len(list((root / "results").rglob("*.json"))) < 2 if (root / "results").exists() else True:
+        assert proc.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = {r["key"]: r for r in rows_of(root)}
+    assert 2 <= len(first) < 8
+    proc = cli("evaluate", str(config), "--out", str(out), "--accelerator", "cpu", "--no-progress")
+    log = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, log
+    final = {r["key"]: r for r in rows_of(root)}
+    assert len(final) == 8
+    assert all(final[k] == first[k] for k in first)  # finished items untouched
+    second_runs = {r["run_id"] for k, r in final.items() if k not in first}
+    assert len(second_runs) == 1 and not second_runs & {r["run_id"] for r in first.values()}
+    clean = evaluate(parse_config(raw), tmp_path / "clean", progress=False, accelerator="cpu")
+    assert metric_groups(clean.root) == metric_groups(root)
