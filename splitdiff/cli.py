@@ -101,7 +101,8 @@ def _cmd_train(args) -> int:
     from .training import export_prior, train_prior
 
     last = train_prior(args.out, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       accelerator=args.accelerator, init=args.init)
+                       accelerator=args.accelerator, init=args.init, num_workers=args.num_workers,
+                       precision=args.precision)
     print(f"checkpoint: {last}")
     if args.export:
         print(f"exported EMA weights: {export_prior(last, args.export)}")
@@ -182,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--export", help="write the EMA weights here (.safetensors, with a .json beside)")
     p.add_argument("--init", help="start from exported weights (e.g. splitdiff/weights/default_prior.safetensors)")
+    p.add_argument("--num-workers", type=int, default=0, help="data-loading processes (use several on a GPU)")
+    p.add_argument("--precision", help="Lightning precision, e.g. bf16-mixed on a GPU (default: 32-true)")
     p.set_defaults(run=_cmd_train)
     return parser
 

@@ -52,3 +52,18 @@ def test_train_resume_export_and_load(tmp_path):
 def test_missing_default_weights_are_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="train-prior"):
         sd.priors.default_prior(weights=tmp_path / "none.safetensors")
+
+
+def test_every_epoch_draws_fresh_crops(tmp_path):
+    import lightning as L
+
+    seen = []
+
+    class Record(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            seen.append((trainer.current_epoch, batch.clone()))
+
+    train_prior(tmp_path / "run", max_steps=3, batch_size=2, flags=TINY, samples_per_epoch=2, progress=False,
+                callbacks=[Record()])
+    assert [e for e, _ in seen] == [0, 1, 2]
+    assert not torch.equal(seen[0][1], seen[1][1]) and not torch.equal(seen[1][1], seen[2][1])

@@ -197,7 +197,8 @@ def evaluate(config: EvalConfig, out: str | Path = "results", prior=None, progre
         settings["devices"] = devices = 1
     if "strategy" not in settings and (devices not in (1, "1", "auto") or settings["num_nodes"] > 1):
         settings["strategy"] = "ddp"
-    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False,
+    # inference_mode=False: data steps differentiate through operators (torch.enable_grad inside no_grad)
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False, inference_mode=False,
                         enable_progress_bar=progress, use_distributed_sampler=False, **settings)
     if trainer.global_rank == 0:
         _snapshot(config, store)

@@ -82,18 +82,20 @@ class CropDataModule(L.LightningDataModule):
     """Random crops of the training images (``TRAIN_IMAGES`` by default)."""
 
     def __init__(self, names: tuple[str, ...] = TRAIN_IMAGES, size: int = 64, batch_size: int = 16,
-                 samples_per_epoch: int = 4096, seed: int = 0) -> None:
+                 samples_per_epoch: int = 4096, seed: int = 0, num_workers: int = 0) -> None:
         super().__init__()
         overlap = set(names) & set(TEST_IMAGES)
         if overlap:
             raise ValueError(f"held-out test images cannot be used for training: {sorted(overlap)}")
         self.names, self.size, self.batch_size = names, size, batch_size
-        self.samples_per_epoch, self.seed = samples_per_epoch, seed
+        self.samples_per_epoch, self.seed, self.num_workers = samples_per_epoch, seed, num_workers
 
     def setup(self, stage: str | None = None) -> None:
         self.dataset = RandomCrops([load_skimage(n) for n in self.names], self.size, self.samples_per_epoch,
                                    seed=self.seed)
 
     def train_dataloader(self) -> DataLoader:
+        """This epoch's crops (the trainer must reload the data every epoch, as ``train_prior`` does)."""
         self.dataset.epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        return DataLoader(self.dataset, batch_size=self.batch_size, shuffle=False, num_workers=0, drop_last=True)
+        return DataLoader(self.dataset, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers,
+                          drop_last=True, persistent_workers=False)

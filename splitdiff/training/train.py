@@ -21,11 +21,15 @@ DEFAULT_FLAGS = dict(image_size=64, num_channels=32, num_res_blocks=2, channel_m
 
 def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr: float = 2e-4,
                 flags: dict | None = None, seed: int = 0, accelerator: str = "auto", devices: int | str = "auto",
-                checkpoint_every: int = 250, progress: bool = True, init: str | Path | None = None) -> Path:
+                checkpoint_every: int = 250, progress: bool = True, init: str | Path | None = None,
+                samples_per_epoch: int = 4096, num_workers: int = 0, precision: str | None = None,
+                callbacks: list | None = None) -> Path:
     """Train a pixel prior on random crops of ``TRAIN_IMAGES``; resumes from ``out/checkpoints/last.ckpt``.
 
     ``init``: start a new run from exported weights (e.g. the shipped prior), for the network and
-    its EMA copy; ``max_steps`` then counts from zero.
+    its EMA copy; ``max_steps`` then counts from zero. Every epoch draws ``samples_per_epoch``
+    fresh crops. On a GPU, ``num_workers`` data-loading processes and ``precision="bf16-mixed"``
+    keep it busy. ``callbacks``: extra Lightning callbacks.
 
     Writes Lightning checkpoints and ``logs/version_N/metrics.csv`` (the loss curve; one version per
     run, so a resumed run keeps the earlier curve) and returns the last checkpoint.
@@ -41,10 +45,14 @@ def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr
         weights = read_state_dict(init)
         load_strict(model.net, weights, str(init))
         load_strict(model.ema, weights, str(init))
-    data = CropDataModule(TRAIN_IMAGES, size=int(flags["image_size"]), batch_size=batch_size, seed=seed)
+    data = CropDataModule(TRAIN_IMAGES, size=int(flags["image_size"]), batch_size=batch_size,
+                          samples_per_epoch=samples_per_epoch, seed=seed, num_workers=num_workers)
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=checkpoint_every,
                            save_top_k=-1 if checkpoint_every <= 0 else 1, monitor=None)
-    trainer = L.Trainer(max_steps=max_steps, accelerator=accelerator, devices=devices, callbacks=[ckpt],
+    # the data module draws each epoch's crops from the epoch number: reload it every epoch
+    trainer = L.Trainer(max_steps=max_steps, accelerator=accelerator, devices=devices,
+                        callbacks=[ckpt, *(callbacks or [])], reload_dataloaders_every_n_epochs=1,
+                        **({"precision": precision} if precision else {}),
                         logger=CSVLogger(out, name="logs"), log_every_n_steps=25,
                         enable_progress_bar=progress, enable_model_summary=False, deterministic=False)
     trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)
