@@ -244,3 +244,24 @@ def test_a_killed_run_resumes_without_recomputing(tmp_path):
     assert len(second_runs) == 1 and not second_runs & {r["run_id"] for r in first.values()}
     clean = evaluate(parse_config(raw), tmp_path / "clean", progress=False, accelerator="cpu")
     assert metric_groups(clean.root) == metric_groups(root)
+
+
+def test_the_documented_config_is_valid():
+    text = (Path(__file__).parent.parent / "docs" / "evaluation.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(yaml.safe_load(block))
+    assert config.method("tv").prior == "tv" and config.task("phase_retrieval").best_of == 5
+
+
+def test_cli_report_only_rebuilds_the_tables(tmp_path):
+    from splitdiff.cli import main
+
+    raw = tiny(tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 2}}})
+    config = write_config(tmp_path / "c.yaml", raw)
+    assert main(["evaluate", str(config), "--out", str(tmp_path), "--accelerator", "cpu", "--no-progress"]) == 0
+    table = tmp_path / "tiny" / "table.md"
+    before = table.read_text()
+    table.unlink()
+    assert main(["evaluate", str(config), "--out", str(tmp_path), "--report-only"]) == 0
+    assert table.read_text() == before
+    assert main(["evaluate", str(tmp_path / "missing.yaml")]) == 2
