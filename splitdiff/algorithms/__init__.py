@@ -5,11 +5,13 @@
 """
 
 from ..registry import Registry
+from .daps import DAPS, DAPS_LR, daps
+from .dps import DPS, DPS_SCALES, dps
 from .compositions import ddiff, ddiff_hqs, diff_pnp_admm, diff_pnp_hqs, diffpir, latent_ddiff, pnp_admm, pnp_hqs
 from .defaults import TASKS, DDiffDefaults, ddiff_defaults, diffpir_defaults
-from .solver import Solver
+from .solver import BaseSolver, Solver
 
-REGISTRY: Registry[Solver] = Registry("algorithm")
+REGISTRY: Registry[BaseSolver] = Registry("algorithm")
 register = REGISTRY.register
 build = REGISTRY.build
 names = REGISTRY.names
@@ -23,9 +25,11 @@ register("diffpir", diffpir)
 register("latent-ddiff", latent_ddiff)
 register("pnp-admm", pnp_admm)
 register("pnp-hqs", pnp_hqs)
+register("dps", dps)
+register("daps", daps)
 
 __all__ = [
-    "Solver", "TASKS", "DDiffDefaults", "ddiff_defaults", "diffpir_defaults",
+    "BaseSolver", "Solver", "DPS", "DAPS", "DPS_SCALES", "DAPS_LR", "dps", "daps", "TASKS", "DDiffDefaults", "ddiff_defaults", "diffpir_defaults",
     "ddiff", "ddiff_hqs", "diff_pnp_admm", "diff_pnp_hqs", "diffpir", "latent_ddiff", "pnp_admm", "pnp_hqs",
     "REGISTRY", "register", "build", "names", "get",
 ]

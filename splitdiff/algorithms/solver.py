@@ -14,7 +14,62 @@ from ..splitting.prior_step import DirectStep, ManifoldStep, PriorStep
 from ..splitting.timeline import Timeline
 
 
-class Solver:
+class BaseSolver:
+    """What every solver offers: ``solve(y, x_T=None, generator=None, steps=None, callback=None)``,
+    its ``prior``, ``operator``, ``steps`` and ``nfe`` (network calls per solve).
+
+    Subclasses set ``name``, ``operator``, ``steps`` and implement ``prior``, ``nfe`` and ``solve``;
+    ``start`` does the input checks they share.
+    """
+
+    name: str
+    operator: Operator
+    steps: int
+
+    @property
+    def prior(self):
+        raise NotImplementedError
+
+    def nfe(self, steps: int | None = None) -> int:
+        """Denoiser (network) calls in one solve with ``steps`` (default: the solver's)."""
+        raise NotImplementedError
+
+    def image_shape(self, y: Tensor, x_T: Tensor | None) -> tuple[int, ...]:
+        if x_T is not None:
+            return tuple(x_T.shape)
+        shape = getattr(self.prior, "image_shape", None)
+        if shape is not None:
+            return (y.shape[0], *shape)
+        return self.operator.input_shape(tuple(y.shape))
+
+    def start(self, y: Tensor, x_T: Tensor | None, generator: torch.Generator | None,
+              scale: float = 1.0, gaussian: bool = True) -> tuple[Tensor, Tensor]:
+        """Check ``y`` (and ``x_T``) against the operator and the prior; draw ``x_T`` as
+        ``scale * N(0, I)`` from ``generator`` (zeros when not ``gaussian``) unless given."""
+        if not isinstance(y, Tensor) or y.dim() < 1:
+            raise ValueError(f"measurement y must be a batched torch.Tensor, got {type(y).__name__}")
+        if x_T is not None:
+            self.operator.check_input(x_T)
+        shape = self.image_shape(y, x_T)
+        y = self.operator.check_measurement(y, shape)
+        if x_T is None:
+            if gaussian:
+                x_T = scale * torch.randn(shape, generator=generator, device=y.device, dtype=y.dtype)
+            else:
+                x_T = torch.zeros(shape, device=y.device, dtype=y.dtype)
+        self.prior.check_input(x_T)
+        self.operator.check_input(x_T)
+        return y, x_T
+
+    def solve(self, y: Tensor, x_T: Tensor | None = None, generator: torch.Generator | None = None,
+              steps: int | None = None, callback: Callback | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, steps={self.steps}, operator={self.operator!r})"
+
+
+class Solver(BaseSolver):
     """A composed inverse-problem solver.
 
     ``steps``: timesteps of the respaced diffusion schedule (the loop makes ``steps - 1``
@@ -62,13 +117,9 @@ class Solver:
             return Timeline.diffusion(schedule, schedule.timesteps(steps, self.spacing))
         return Timeline.iterations(steps)
 
-    def image_shape(self, y: Tensor, x_T: Tensor | None) -> tuple[int, ...]:
-        if x_T is not None:
-            return tuple(x_T.shape)
-        shape = getattr(self.prior, "image_shape", None)
-        if shape is not None:
-            return (y.shape[0], *shape)
-        return self.operator.input_shape(tuple(y.shape))
+    def nfe(self, steps: int | None = None) -> int:
+        """One denoiser call per iteration of the timeline."""
+        return len(self.timeline(steps))
 
     def solve(
         self,
@@ -84,24 +135,9 @@ class Solver:
         ``callback`` sees an ``IterationState`` (k, t, x, z, u, x_t) after every iteration.
         Returns (N, C, H, W); images are nominally in [-1, 1] (not clamped).
         """
-        if not isinstance(y, Tensor) or y.dim() < 1:
-            raise ValueError(f"measurement y must be a batched torch.Tensor, got {type(y).__name__}")
-        if x_T is not None:
-            self.operator.check_input(x_T)
-        shape = self.image_shape(y, x_T)
-        y = self.operator.check_measurement(y, shape)
-        if x_T is None:
-            if self.init == "gaussian":
-                x_T = torch.randn(shape, generator=generator, device=y.device, dtype=y.dtype)
-            else:
-                x_T = torch.zeros(shape, device=y.device, dtype=y.dtype)
-        self.prior.check_input(x_T)
-        self.operator.check_input(x_T)
+        y, x_T = self.start(y, x_T, generator, gaussian=self.init == "gaussian")
         out = self.splitting.run(y, self.operator, self.prior_step, x_T, self.timeline(steps), generator, callback)
         if self.finish is not None:
             with torch.no_grad():
                 out = self.finish(out)
         return out
-
-    def __repr__(self) -> str:
-        return f"Solver({self.name!r}, steps={self.steps}, operator={self.operator!r})"

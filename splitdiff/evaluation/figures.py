@@ -149,7 +149,8 @@ def speed(rows: list[dict], path: Path) -> Path | None:
         ax = axes[0][c]
         for (algorithm,), group in _by([r for r in rows if r["task"] == task], "algorithm").items():
             points = sorted(
-                (np.mean([g["seconds"] for g in members]), np.mean([g["psnr"] for g in members]), members[0]["iterations"])
+                (np.mean([g["seconds"] for g in members]), np.mean([g["psnr"] for g in members]),
+                 members[0].get("nfe", members[0]["iterations"]))
                 for _, members in _by(group, "method").items()
             )
             ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=algorithm)

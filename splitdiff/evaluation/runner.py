@@ -140,7 +140,7 @@ class EvaluationModule(L.LightningModule):
         row = {
             "key": item.key, "dataset": self.config.dataset, "task": item.task, "sigma_y": item.sigma_y,
             "method": item.method, "algorithm": self.config.method(item.method).algorithm, "image": item.image,
-            "seed": seed, "steps": solver.steps, "iterations": iterations, "best_of": self.config.task(item.task).best_of,
+            "seed": seed, "steps": solver.steps, "nfe": solver.nfe(), "iterations": iterations, "best_of": self.config.task(item.task).best_of,
             "best_repeat": repeat, "seconds": seconds,
             "psnr": float(psnr(x_hat, x)[0]), "ssim": float(ssim(x_hat, x)[0]),
             "lpips": self._lpips(x_hat, x), "residual": float(residual(y, operator, x_hat)[0]),

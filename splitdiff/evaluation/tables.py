@@ -41,7 +41,7 @@ def aggregate(rows: list[dict]) -> list[dict]:
     for (dataset, task, sigma_y, method), members in groups.items():
         group = {"dataset": dataset, "task": task, "sigma_y": sigma_y, "method": method, "n": len(members),
                  "algorithm": members[0]["algorithm"], "steps": members[0]["steps"],
-                 "iterations": members[0]["iterations"]}
+                 "nfe": members[0].get("nfe"), "iterations": members[0]["iterations"]}
         for metric in METRICS:
             group[metric], group[f"{metric}_ci95"] = mean_ci([m.get(metric) for m in members])
         out.append(group)
