@@ -2,7 +2,8 @@
 
 Per timestep t (ancestral DDPM sampling over the respaced schedule):
 
-    x0_hat   = clamp(Tweedie(x_t, t), -1, 1)                    (gradient kept through the network)
+    x0_hat   = clamp(Tweedie(x_t, t), -1, 1)                    (gradient kept through the network;
+                                                                  ``clip=False`` drops the clamp)
     x'_{t-1} = mu_t(x0_hat, x_t) + sigma_t * noise               (DDPM posterior, no noise at the end)
     x_{t-1}  = x'_{t-1} - zeta * grad_{x_t} ||y - A(x0_hat)||    (the norm, not its square)
 
@@ -42,13 +43,13 @@ class DPS(BaseSolver):
     """Diffusion posterior sampling with step size ``zeta`` over ``steps`` respaced timesteps."""
 
     def __init__(self, prior: DiffusionPrior, operator: Operator, zeta: float, steps: int = 1000,
-                 spacing: str = "uniform") -> None:
+                 spacing: str = "uniform", clip: bool = True) -> None:
         if not isinstance(prior, DiffusionPrior):
             raise ValueError(f"dps needs a DiffusionPrior (eps network and schedule), got {type(prior).__name__}")
         self._prior, self.operator = prior, operator
         self.zeta = check_positive(zeta, "zeta")
         self.steps = check_positive_int(steps, "steps")
-        self.spacing, self.name = spacing, "dps"
+        self.spacing, self.clip, self.name = spacing, clip, "dps"
 
     @property
     def prior(self) -> DiffusionPrior:
@@ -73,7 +74,8 @@ class DPS(BaseSolver):
             a_prev = float(abar[ts[k + 1]]) if k + 1 < len(ts) else 1.0
             with torch.enable_grad():
                 x_t = x.detach().requires_grad_(True)
-                x0 = self.prior.tweedie(x_t, t).clamp(-1, 1)
+                x0 = self.prior.tweedie(x_t, t)
+                x0 = x0.clamp(-1, 1) if self.clip else x0
                 distance = (y - self.operator(x0)).flatten(1).norm(dim=1)
                 (grad,) = torch.autograd.grad(distance.sum(), x_t)
             x0, x_t = x0.detach(), x_t.detach()
@@ -92,8 +94,9 @@ class DPS(BaseSolver):
 
 
 def dps(prior: DiffusionPrior | str, operator: Operator | str, task: str | None = None, zeta: float | None = None,
-        steps: int = 1000, spacing: str = "uniform") -> DPS:
-    """DPS with the authors' step size for ``task`` (default: the operator's task); any value overridable."""
+        steps: int = 1000, spacing: str = "uniform", clip: bool = True) -> DPS:
+    """DPS with the authors' step size for ``task`` (default: the operator's task); any value overridable.
+    ``clip=False`` keeps the Tweedie estimate unclamped (for data outside [-1, 1])."""
     from .compositions import _parts
 
     prior, operator = _parts(prior, operator)
@@ -102,4 +105,4 @@ def dps(prior: DiffusionPrior | str, operator: Operator | str, task: str | None 
         if task not in DPS_SCALES:
             raise ValueError(f"no DPS step size for task {task!r}; pass zeta=... (known tasks: {', '.join(DPS_SCALES)})")
         zeta = DPS_SCALES[task]
-    return DPS(prior, operator, zeta, steps, spacing)
+    return DPS(prior, operator, zeta, steps, spacing, clip)
