@@ -76,3 +76,14 @@ def test_baseline_errors_say_what_is_expected():
         sd.algorithms.build("daps", prior=sd.priors.build("random_network"), operator=column)
     with pytest.raises(ValueError, match="sigma_max > sigma_min"):
         sd.algorithms.build("daps", prior="tv", operator=op, sigma_min=200)
+
+
+def test_dps_differentiates_through_the_network():
+    """The DPS gradient must include the network's Jacobian, not only Tweedie's x_t / sqrt(a) term;
+    other solvers keep no graph through the network."""
+    prior = sd.priors.build("random_network")
+    x_t = torch.randn(1, 3, 8, 8, requires_grad=True)
+    (grad,) = torch.autograd.grad(prior.tweedie(x_t, 500).sum(), x_t)
+    a = float(prior.schedule.alphas_cumprod[500])
+    assert not torch.allclose(grad, torch.full_like(grad, a**-0.5), atol=1e-3)
+    assert prior.eps(x_t.detach(), 500).grad_fn is None  # no graph when the input needs none

@@ -175,11 +175,14 @@ def test_wiener_denoises_smooth_images():
     assert (out - clean).pow(2).mean() < 0.5 * (noisy - clean).pow(2).mean()
 
 
-def test_random_network_prior_keeps_no_graph():
+def test_network_prior_keeps_a_graph_only_for_inputs_that_need_one():
     prior = sd.priors.build("random_network")
-    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    x = torch.randn(2, 3, 8, 8)
     eps = prior.eps(x, 500)
-    assert eps.shape == x.shape and not eps.requires_grad
+    assert eps.shape == x.shape and not eps.requires_grad  # parameters alone do not make a graph
+    assert prior.eps(x.requires_grad_(), 500).requires_grad  # DPS differentiates through the network
+    with torch.no_grad():
+        assert not prior.eps(x, 500).requires_grad
     assert torch.isfinite(prior.tweedie(x, torch.tensor([10, 900]))).all()
     with pytest.raises(ValueError, match="channels"):
         prior.check_input(torch.zeros(1, 1, 8, 8))

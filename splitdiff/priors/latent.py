@@ -69,7 +69,7 @@ class LatentDiffusionPrior(DiffusionPrior):
 
     def eps(self, z_t: Tensor, t: int | Tensor) -> Tensor:
         t = self.batch_timesteps(t, z_t)
-        with torch.no_grad():
+        with torch.set_grad_enabled(torch.is_grad_enabled() and z_t.requires_grad):  # a graph only for DPS-like use
             return self.unet(z_t, t)
 
     def encode(self, x: Tensor) -> Tensor:

@@ -18,7 +18,8 @@ class EpsNetworkPrior(DiffusionPrior):
     """A diffusion prior from ``net(x_t, t) -> eps`` (N, C, H, W), t a LongTensor (N,).
 
     With ``learn_sigma=True`` the network returns 2C channels (guided-diffusion): the first C
-    are eps. Networks are called under ``torch.no_grad()``: no graph is kept through them.
+    are eps. The network keeps an autograd graph only when its input requires a gradient (as
+    DPS's does); otherwise it runs without one, whatever the caller's grad mode.
     ``channels`` and ``multiple`` (image sides must be multiples of it) validate inputs.
     """
 
@@ -46,7 +47,7 @@ class EpsNetworkPrior(DiffusionPrior):
 
     def eps(self, x_t: Tensor, t: int | Tensor) -> Tensor:
         t = self.batch_timesteps(t, x_t)
-        with torch.no_grad():
+        with torch.set_grad_enabled(torch.is_grad_enabled() and x_t.requires_grad):
             out = self.net(x_t, t)
         return out[:, : x_t.shape[1]] if self.learn_sigma else out
 
