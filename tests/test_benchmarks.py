@@ -1,0 +1,34 @@
+"""Every benchmark runs on a tiny setting (benchmarks are not timed tests: their numbers are in
+docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import exact_posterior, noise_small, speed, table2_small
+
+
+def test_exact_posterior_runs_and_its_references_are_consistent(capsys):
+    results = exact_posterior.run(n=4, steps=10, seed=0, operators=("super_resolution",))
+    rows = {r["method"]: r for r in results[0][1]}
+    assert rows["MAP"]["rmse MAP"] == pytest.approx(0, abs=1e-6)
+    assert rows["posterior mean"]["rmse mean"] == pytest.approx(0, abs=1e-9)
+    assert {"ddiff", "dps", "daps", "diffpir"} <= set(rows)
+    exact_posterior.main(["--n", "2", "--steps", "5", "--operators", "random_inpainting"])
+    assert "| MAP |" in capsys.readouterr().out
+
+
+def test_speed_runs(capsys):
+    speed.main(["--nfe", "2", "--repeats", "1", "--batch", "1", "2", "--device", "cpu"])
+    out = capsys.readouterr().out
+    for mode in ("forward", "ddiff", "dps", "daps"):
+        assert f"| {mode} |" in out
+
+
+def test_table2_and_noise_benchmarks_run(tmp_path, capsys):
+    table2_small.main(["--out", str(tmp_path), "--steps", "2", "--limit", "1"])
+    out = capsys.readouterr().out
+    assert "| super_resolution |" in out and "DDiff best" in out
+    assert (tmp_path / "table2-small-quick" / "table.md").is_file()
+    noise_small.main(["--out", str(tmp_path), "--steps", "2"])
+    assert "| gaussian_blur | 0.3 |" in capsys.readouterr().out
