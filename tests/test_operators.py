@@ -11,42 +11,14 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import splitdiff as sd
+from splitdiff.testing import assert_adjoint
+from splitdiff.testing import strategies as sds
 from splitdiff.operators import (
     Blur, GaussianBlur, HighDynamicRange, Inpainting, MotionBlur, PhaseRetrieval, SuperResolution,
 )
 
 
-@st.composite
-def linear_operators(draw):
-    """A linear operator and a valid image shape for it (float64, small sizes)."""
-    kind = draw(st.sampled_from(["sr", "gauss", "motion", "box", "random", "blur"]))
-    n = draw(st.integers(1, 2))
-    c = draw(st.integers(1, 3))
-    seed = draw(st.integers(0, 2**16))
-    if kind == "sr":
-        scale = draw(st.integers(2, 4))
-        h, w = scale * draw(st.integers(1, 6)), scale * draw(st.integers(1, 6))
-        op = SuperResolution(scale=scale)
-    elif kind == "gauss":
-        k = draw(st.sampled_from([3, 5, 7, 61]))
-        h, w = draw(st.integers(k // 2 + 1, k // 2 + 12)), draw(st.integers(k // 2 + 1, k // 2 + 12))
-        op = GaussianBlur(kernel_size=k, std=draw(st.floats(0.3, 3.0)))
-    elif kind == "motion":
-        k = draw(st.sampled_from([5, 9, 17]))
-        h, w = draw(st.integers(k // 2 + 1, 24)), draw(st.integers(k // 2 + 1, 24))
-        op = MotionBlur(kernel_size=k, intensity=draw(st.floats(0.0, 1.0)), seed=seed)
-    elif kind == "blur":
-        k = 2 * draw(st.integers(1, 3)) + 1
-        kernel = torch.rand(k, k, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-        h, w = draw(st.integers(k // 2 + 1, 16)), draw(st.integers(k // 2 + 1, 16))
-        op = Blur(kernel)
-    elif kind == "box":
-        h, w = draw(st.integers(8, 20)), draw(st.integers(8, 20))
-        op = Inpainting("box", box=3, margin=1, seed=seed)
-    else:
-        h, w = draw(st.integers(2, 20)), draw(st.integers(2, 20))
-        op = Inpainting("random", seed=seed)
-    return op, (n, c, h, w), seed
+linear_operators = sds.linear_operators  # the public strategy (splitdiff.testing)
 
 
 def _randn(shape, seed):
@@ -57,11 +29,16 @@ def _randn(shape, seed):
 def test_adjointness(case):
     """<A x, y> = <x, A^T y> for every linear operator, shape and seed."""
     op, shape, seed = case
-    x = _randn(shape, seed)
-    y = _randn(op.output_shape(shape), seed + 1)
-    lhs = (op(x) * y).sum()
-    rhs = (x * op.adjoint(y)).sum()
-    assert torch.allclose(lhs, rhs, rtol=1e-9, atol=1e-9)
+    assert_adjoint(op, shape, seed, rtol=1e-9)
+
+
+def test_a_wrong_adjoint_is_caught():
+    class Broken(SuperResolution):
+        def adjoint(self, y):
+            return 1.01 * super().adjoint(y)
+
+    with pytest.raises(AssertionError, match="the adjoint is wrong"):
+        assert_adjoint(Broken(scale=2), (1, 3, 8, 8))
 
 
 @given(linear_operators())

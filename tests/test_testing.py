@@ -1,0 +1,74 @@
+"""splitdiff.testing: its checks pass on correct compositions and fail, with a message, on broken ones."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_convergence import _mixture_prior, _operator
+
+import splitdiff as sd
+import splitdiff.testing as sdt
+from splitdiff.algorithms.solver import BaseSolver
+
+
+def _case(gamma: float, seed: int = 3, kind: str = "random_inpainting"):
+    prior = _mixture_prior(seed, 2)
+    op = _operator(kind, 0.05, seed)
+    g = torch.Generator().manual_seed(seed)
+    y = op.measure(prior.sample(2, g), generator=g)
+    solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=1000, normalized=False, gamma=gamma,
+                                 t0=100, clip=False)
+    return solver, y, g
+
+
+def test_fixed_point_check_reports_what_it_measured():
+    solver, y, g = _case(gamma=0.05)
+    report = sdt.assert_fixed_point(solver, y, g)
+    assert len(report.primal) == 999 and report.primal[-1] <= 1e-2 and report.dual_increment <= 1e-2
+
+
+def test_fixed_point_check_fails_outside_the_theorem():
+    """A plain step of 0.3 on a blur leaves the bounded-step assumption: the iterates wander
+    (final ||x - z|| 6.1 of ||x||, measured) where 0.2 settles to 2.6e-5."""
+    solver, y, g = _case(gamma=0.3, seed=0, kind="gaussian_blur")
+    with pytest.raises(AssertionError, match="no fixed point"):
+        sdt.assert_fixed_point(solver, y, g)
+
+
+def test_measurement_consistency_check():
+    prior = _mixture_prior(0, 2)
+    op = _operator("super_resolution", 0.05, 0)
+    x = prior.sample(2, torch.Generator().manual_seed(0))
+    good = sd.algorithms.build("ddiff", prior=prior, operator=op, gamma0=1.0, clip=False)
+    assert sdt.assert_measurement_consistency(good, x) <= 3
+    ignores_data = sd.algorithms.build("ddiff", prior=prior, operator=op, gamma0=1e-9, clip=False, steps=50)
+    with pytest.raises(AssertionError, match="does not explain the measurement"):
+        sdt.assert_measurement_consistency(ignores_data, x)
+
+
+def test_determinism_check_catches_unseeded_noise():
+    prior = sd.priors.build("random_network")
+    op = sd.operators.build("hdr")
+    y = op.measure(torch.zeros(1, 3, 8, 8))
+    sdt.assert_deterministic(sd.algorithms.build("ddiff", prior=prior, operator=op, steps=3), y)
+
+    network = prior
+
+    class Unseeded(BaseSolver):
+        name, operator, steps = "unseeded", op, 1
+        prior = network
+
+        def solve(self, y, x_T=None, generator=None, steps=None, callback=None):
+            return torch.randn(1, 3, 8, 8)  # ignores the generator
+
+    with pytest.raises(AssertionError, match="unseeded noise"):
+        sdt.assert_deterministic(Unseeded(), y)
+
+
+def test_the_module_docstring_example_runs():
+    code = sdt.__doc__.split("::\n", 1)[1]
+    code = "\n".join(line[4:] for line in code.splitlines())
+    namespace: dict = {}
+    exec(compile(code, "splitdiff.testing docstring", "exec"), namespace)
+    namespace["test_adjoint"]()
+    namespace["test_my_solver_converges"]()
