@@ -17,6 +17,7 @@ from .nonlinear_blur import KernelWizard, NonlinearBlur
 from .phase_retrieval import PhaseRetrieval
 from .resize import SuperResolution, imresize_matrix
 from .separable import SeparableOperator
+from .deepinv_adapter import DeepinvLinearOperator, DeepinvOperator, from_deepinv, to_deepinv
 
 REGISTRY: Registry[Operator] = Registry("operator")
 register = REGISTRY.register
@@ -35,11 +36,13 @@ register("random_inpainting", RandomInpainting)
 register("phase_retrieval", PhaseRetrieval)
 register("hdr", HighDynamicRange)
 register("nonlinear_blur", NonlinearBlur)
+register("deepinv", from_deepinv)
 
 __all__ = [
     "Operator", "LinearOperator", "SeparableOperator", "conjugate_gradient",
     "SuperResolution", "GaussianBlur", "MotionBlur", "Blur", "Inpainting", "PhaseRetrieval",
     "HighDynamicRange", "LatentOperator", "KernelWizard", "NonlinearBlur", "imresize_matrix", "gaussian_kernel", "gaussian_kernel_1d",
     "motion_kernel", "box_mask", "random_mask", "BoxInpainting", "RandomInpainting",
+    "DeepinvOperator", "DeepinvLinearOperator", "from_deepinv", "to_deepinv",
     "REGISTRY", "register", "build", "names", "get",
 ]

@@ -18,6 +18,7 @@ from .base import DiffusionPrior, Prior
 from .classical import TotalVariation, WaveletSoftThreshold, Wiener, haar_forward, haar_inverse, total_variation, tv_prox
 from .network import EpsNetworkPrior, TinyUNet, random_network_prior
 from .schedule import NoiseSchedule, quad_timesteps, space_timesteps
+from .deepinv_adapter import DeepinvDenoiserPrior, deepinv_denoiser
 
 REGISTRY: Registry[Prior] = Registry("prior")
 register = REGISTRY.register
@@ -34,6 +35,7 @@ register("random_network", random_network_prior)
 register("adm", adm)
 register("ldm", ldm)
 register("default", default_prior)
+register("deepinv", deepinv_denoiser)
 
 
 def _diffusers(path, device="cpu"):
@@ -46,6 +48,7 @@ def _diffusers(path, device="cpu"):
 register("diffusers", _diffusers)
 
 __all__ = [
+    "DeepinvDenoiserPrior", "deepinv_denoiser",
     "Prior", "DiffusionPrior", "NoiseSchedule", "space_timesteps", "quad_timesteps",
     "GaussianPrior", "GaussianMixturePrior", "linear_gaussian_posterior",
     "TotalVariation", "WaveletSoftThreshold", "Wiener", "tv_prox", "total_variation",
