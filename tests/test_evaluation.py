@@ -201,6 +201,19 @@ def metric_groups(root: Path) -> list[dict]:
     return [{k: v for k, v in g.items() if not k.startswith("seconds")} for g in groups]
 
 
+def assert_same_tables(a: Path, b: Path) -> None:
+    """The same groups and counts, metrics equal up to float32 rounding (processes with different
+    thread counts sum convolutions in different orders)."""
+    ga, gb = metric_groups(a), metric_groups(b)
+    assert [sorted(g) for g in ga] == [sorted(g) for g in gb]
+    for x, y in zip(ga, gb):
+        for key, value in x.items():
+            if isinstance(value, float):
+                assert value == pytest.approx(y[key], rel=1e-4, abs=1e-6), key
+            else:
+                assert value == y[key], key
+
+
 def test_two_process_ddp_scores_each_image_once(tmp_path):
     folder = image_folder(tmp_path / "images", 5)
     raw = tiny(data={"folder": str(folder), "size": 32, "convention": "ffhq"},
@@ -216,7 +229,7 @@ def test_two_process_ddp_scores_each_image_once(tmp_path):
     assert json.loads((tmp_path / "out" / "tiny" / "table.json").read_text())["groups"][0]["n"] == 5
     # the same items on one process give the same numbers: seeds belong to items, not ranks
     single = evaluate(parse_config(raw), tmp_path / "single", progress=False, accelerator="cpu")
-    assert metric_groups(single.root) == metric_groups(tmp_path / "out" / "tiny")
+    assert_same_tables(single.root, tmp_path / "out" / "tiny")
 
 
 def test_a_killed_run_resumes_without_recomputing(tmp_path):
@@ -244,7 +257,7 @@ def test_a_killed_run_resumes_without_recomputing(tmp_path):
     second_runs = {r["run_id"] for k, r in final.items() if k not in first}
     assert len(second_runs) == 1 and not second_runs & {r["run_id"] for r in first.values()}
     clean = evaluate(parse_config(raw), tmp_path / "clean", progress=False, accelerator="cpu")
-    assert metric_groups(clean.root) == metric_groups(root)
+    assert_same_tables(clean.root, root)
 
 
 def test_the_documented_config_is_valid():
