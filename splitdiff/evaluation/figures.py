@@ -78,7 +78,7 @@ def reconstructions(config: EvalConfig, store, rows: list[dict], path: Path, ima
                 ax.set_title((["measurement"] + methods + ["ground truth"])[c], fontsize=8)
         axes[r][0].set_ylabel(label, fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
 
@@ -139,7 +139,8 @@ def noise(rows: list[dict], path: Path) -> Path | None:
 
 
 def speed(rows: list[dict], path: Path) -> Path | None:
-    """Fig. 5: mean PSNR against mean seconds per image; one point per method, labelled by NFE."""
+    """Fig. 5: mean PSNR against mean seconds per image; one point per method, labelled by NFE
+    (at the noise level closest to sigma_y = 0.05 when a task has several)."""
     if len({r["steps"] for r in rows}) < 2:
         return None
     plt = _plt()
@@ -147,7 +148,9 @@ def speed(rows: list[dict], path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.5), squeeze=False)
     for c, task in enumerate(tasks):
         ax = axes[0][c]
-        for (algorithm,), group in _by([r for r in rows if r["task"] == task], "algorithm").items():
+        mine = [r for r in rows if r["task"] == task]
+        sigma = min({r["sigma_y"] for r in mine}, key=lambda s: abs(s - 0.05))
+        for (algorithm,), group in _by([r for r in mine if r["sigma_y"] == sigma], "algorithm").items():
             points = sorted(
                 (np.mean([g["seconds"] for g in members]), np.mean([g["psnr"] for g in members]),
                  members[0].get("nfe", members[0]["iterations"]))
@@ -159,7 +162,7 @@ def speed(rows: list[dict], path: Path) -> Path | None:
         ax.set_xscale("log")
         ax.set_xlabel("seconds per image")
         ax.set_ylabel("PSNR")
-        ax.set_title(task)
+        ax.set_title(f"{task}, σ_y = {sigma:g}")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
