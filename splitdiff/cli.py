@@ -128,6 +128,28 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_table(args) -> int:
+    import json
+
+    from .evaluation.tables import markdown
+
+    groups, skipped = [], []
+    for folder in args.results:
+        path = Path(folder) / "table.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no table.json in {folder} (run splitdiff evaluate there first)")
+        data = json.loads(path.read_text())
+        groups += [{k: float("nan") if v is None else v for k, v in g.items()} for g in data["groups"]]
+        skipped += data["skipped"]
+    text = markdown(groups, args.layout, skipped)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 def _devices(value: str):
     return value if value == "auto" or "," in value else int(value)
 
@@ -173,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-only", action="store_true", help="rebuild tables and figures from finished results")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_evaluate)
+
+    p = sub.add_parser("table", help="one table from several evaluations (e.g. Table 1: FFHQ and ImageNet)")
+    p.add_argument("results", nargs="+", help="results folders of splitdiff evaluate (OUT/NAME)")
+    p.add_argument("--layout", default="table1", choices=["table1", "table2"])
+    p.add_argument("--out", help="write the Markdown here (default: print it)")
+    p.set_defaults(run=_cmd_table)
 
     p = sub.add_parser("train-prior", help="train a small ADM prior on the scikit-image photographs")
     p.add_argument("--out", required=True, help="folder for checkpoints and logs (resumes from last.ckpt)")

@@ -279,3 +279,9 @@ def test_cli_report_only_rebuilds_the_tables(tmp_path):
     assert main(["evaluate", str(config), "--out", str(tmp_path), "--report-only"]) == 0
     assert table.read_text() == before
     assert main(["evaluate", str(tmp_path / "missing.yaml")]) == 2
+    other = write_config(tmp_path / "d.yaml", {**raw, "name": "other", "dataset": "second"})
+    assert main(["evaluate", str(other), "--out", str(tmp_path), "--accelerator", "cpu", "--no-progress"]) == 0
+    merged = tmp_path / "merged.md"
+    assert main(["table", str(tmp_path / "tiny"), str(tmp_path / "other"), "--out", str(merged)]) == 0
+    assert "## heldout" in merged.read_text() and "## second" in merged.read_text()
+    assert main(["table", str(tmp_path / "nothing")]) == 2
