@@ -71,7 +71,15 @@ def run_mode(mode: str, config: str, steps: int, repeats: int, device: str, dtyp
             for k in range(steps):
                 img = authors_step(img, u, 999 - k)
 
-    once()  # warm-up
+    times, peak = measure(once, repeats, device)
+    times = [t / steps for t in times]
+    return {"mode": mode, "step_s": statistics.median(times), "times": times, "peak_bytes": peak}
+
+
+def measure(once, repeats: int, device: str) -> tuple[list[float], int]:
+    """Run ``once`` for warm-up, then ``repeats`` timed times: (seconds per run, peak bytes above
+    what was held before the timed runs; CUDA: max_memory_allocated, CPU: peak RSS)."""
+    once()
     if device == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -84,9 +92,9 @@ def run_mode(mode: str, config: str, steps: int, repeats: int, device: str, dtyp
         once()
         if device == "cuda":
             torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) / steps)
+        times.append(time.perf_counter() - start)
     peak = (torch.cuda.max_memory_allocated() if device == "cuda" else _peak_rss_bytes()) - base
-    return {"mode": mode, "step_s": statistics.median(times), "times": times, "peak_bytes": max(peak, 0)}
+    return times, max(peak, 0)
 
 
 def main() -> None:

@@ -25,11 +25,10 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
 
-from benchmarks.ddiff_step import _peak_rss_bytes, _rss_bytes
+from benchmarks.ddiff_step import measure
 
 MODES = ("forward", "ddiff", "dps", "daps")
 
@@ -67,23 +66,9 @@ def run_mode(mode: str, prior_name: str, nfe: int, repeats: int, batch: int, dev
         else:
             solver.solve(y, generator=torch.Generator(device).manual_seed(1))
 
-    once()  # warm-up
-    if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = _rss_bytes()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        once()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    peak = (torch.cuda.max_memory_allocated() if device == "cuda" else _peak_rss_bytes()) - base
+    times, peak = measure(once, repeats, device)
     return {"mode": mode, "batch": batch, "solve_s": statistics.median(times), "times": times,
-            "peak_bytes": max(peak, 0), "nfe": solver.nfe() if solver is not None else nfe}
+            "peak_bytes": peak, "nfe": solver.nfe() if solver is not None else nfe}
 
 
 def child(mode: str, args, batch: int) -> dict:

@@ -22,7 +22,7 @@ from scipy import stats
 
 from splitdiff.evaluation import tables
 from splitdiff.evaluation.config import load_config, parse_config, shipped_configs
-from splitdiff.evaluation.data import ShardSampler, crop, list_images
+from splitdiff.evaluation.data import ShardSampler, crop
 from splitdiff.evaluation.runner import evaluate
 from splitdiff.training.data import load_skimage
 

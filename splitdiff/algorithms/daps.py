@@ -23,10 +23,11 @@ import math
 import torch
 from torch import Tensor
 
-from ..checks import DivergenceError, check_positive, check_positive_int
+from ..checks import check_positive, check_positive_int
 from ..operators.base import Operator
 from ..priors.base import Prior
-from ..splitting.loop import Callback, IterationState
+from ..splitting.loop import Callback
+from .defaults import paper_default
 from .solver import BaseSolver
 
 #: DAPS's pixel-space Langevin step size ``lr`` per task (tau = 0.01, 100 steps; nonlinear
@@ -111,10 +112,7 @@ class DAPS(BaseSolver):
                 x0_y = self.langevin(x0_hat, y, sigmas[k], lr, generator)
                 noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
                 x = x0_y + sigmas[k + 1] * noise
-                if not bool(torch.isfinite(x).all()):
-                    raise DivergenceError(f"daps diverged at annealing step {k} (sigma = {sigmas[k]:.4g})")
-                if callback is not None:
-                    callback(IterationState(k, k, x0_y, x0_hat, torch.zeros_like(x), x))
+                self.after_iteration(k, k, x0_y, x0_hat, x, callback, f"annealing step {k} (sigma = {sigmas[k]:.4g})")
         return x
 
 
@@ -127,9 +125,7 @@ def daps(prior: Prior | str, operator: Operator | str, task: str | None = None, 
     prior, operator = _parts(prior, operator)
     task = task or operator.task
     if lr is None:
-        if task not in DAPS_LR:
-            raise ValueError(f"no DAPS step size for task {task!r}; pass lr=... (known tasks: {', '.join(DAPS_LR)})")
-        lr = DAPS_LR[task]
+        lr = paper_default(DAPS_LR, task, "DAPS Langevin step size", "lr")
     if langevin_steps is None:
         langevin_steps = 200 if task == "nonlinear_blur" else 100
     return DAPS(prior, operator, lr, steps, ode_steps, langevin_steps, tau, lr_min_ratio, sigma_max, sigma_min)

@@ -66,3 +66,10 @@ def ddiff_defaults(task: str | None, dataset: str = "ffhq") -> DDiffDefaults:
 def diffpir_defaults(task: str | None) -> tuple[float, float]:
     """DiffPIR's (lam, zeta) for ``task``."""
     return _DIFFPIR.get(_check_task(task), _DIFFPIR_FALLBACK)
+
+
+def paper_default(table: dict, task: str | None, what: str, keyword: str):
+    """``table[task]``, or a ValueError that names the known tasks and the keyword to pass."""
+    if task not in table:
+        raise ValueError(f"no {what} for task {task!r}; pass {keyword}=... (known tasks: {', '.join(table)})")
+    return table[task]

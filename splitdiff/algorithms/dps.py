@@ -19,10 +19,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import DivergenceError, check_positive, check_positive_int
+from ..checks import check_positive, check_positive_int
 from ..operators.base import Operator
 from ..priors.base import DiffusionPrior
-from ..splitting.loop import Callback, IterationState
+from ..splitting.loop import Callback
+from .defaults import paper_default
 from .solver import BaseSolver
 
 #: DPS's step size ``zeta`` per task (their configs/*_config.yaml "scale"); tasks DPS did not
@@ -86,10 +87,7 @@ class DPS(BaseSolver):
                 variance = (1 - a_prev) / (1 - a_t) * (1 - alpha)
                 noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
                 x = x + variance**0.5 * noise
-            if not bool(torch.isfinite(x).all()):
-                raise DivergenceError(f"dps diverged at iteration {k} (t = {t}): NaN or Inf in x")
-            if callback is not None:
-                callback(IterationState(k, t, x0, x0, torch.zeros_like(x0), x))
+            self.after_iteration(k, t, x0, x0, x, callback, f"iteration {k} (t = {t})")
         return x
 
 
@@ -100,9 +98,6 @@ def dps(prior: DiffusionPrior | str, operator: Operator | str, task: str | None 
     from .compositions import _parts
 
     prior, operator = _parts(prior, operator)
-    task = task or operator.task
     if zeta is None:
-        if task not in DPS_SCALES:
-            raise ValueError(f"no DPS step size for task {task!r}; pass zeta=... (known tasks: {', '.join(DPS_SCALES)})")
-        zeta = DPS_SCALES[task]
+        zeta = paper_default(DPS_SCALES, task or operator.task, "DPS step size", "zeta")
     return DPS(prior, operator, zeta, steps, spacing, clip)

@@ -7,9 +7,9 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..checks import check_positive_int
+from ..checks import DivergenceError, check_positive_int
 from ..operators.base import Operator
-from ..splitting.loop import Callback, Splitting
+from ..splitting.loop import Callback, IterationState, Splitting
 from ..splitting.prior_step import DirectStep, ManifoldStep, PriorStep
 from ..splitting.timeline import Timeline
 
@@ -64,6 +64,15 @@ class BaseSolver:
     def solve(self, y: Tensor, x_T: Tensor | None = None, generator: torch.Generator | None = None,
               steps: int | None = None, callback: Callback | None = None) -> Tensor:
         raise NotImplementedError
+
+    def after_iteration(self, k: int, t: int, x: Tensor, z: Tensor, x_t: Tensor, callback: Callback | None,
+                        where: str) -> None:
+        """Stop with ``DivergenceError`` (naming ``where``) on NaN / Inf in ``x_t``; then hand the
+        iteration to ``callback`` as an ``IterationState`` with ``u = 0`` (no dual variable)."""
+        if not bool(torch.isfinite(x_t).all()):
+            raise DivergenceError(f"{self.name} diverged at {where}: NaN or Inf in the iterate")
+        if callback is not None:
+            callback(IterationState(k, t, x, z, torch.zeros_like(x), x_t))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, steps={self.steps}, operator={self.operator!r})"

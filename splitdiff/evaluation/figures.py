@@ -83,6 +83,18 @@ def reconstructions(config: EvalConfig, store, rows: list[dict], path: Path, ima
     return path
 
 
+def _finish(fig, axes, tasks: list[str], xlabel: str, path: Path) -> Path:
+    """Titles on the top row, ``xlabel`` on the bottom row, legends; save and close."""
+    for c, task in enumerate(tasks):
+        axes[0][c].set_title(task)
+        axes[-1][c].set_xlabel(xlabel)
+        axes[0][c].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _plt().close(fig)
+    return path
+
+
 def _by(rows, *keys):
     out = defaultdict(list)
     for r in rows:
@@ -104,13 +116,7 @@ def convergence(rows: list[dict], path: Path) -> Path | None:
                 curve = np.mean([g["trace"][key] for g in group], axis=0)
                 axes[r_][c].semilogy(np.arange(1, len(curve) + 1), np.maximum(curve, 1e-12), label=method)
                 axes[r_][c].set_ylabel(label)
-        axes[0][c].set_title(task)
-        axes[1][c].set_xlabel("iteration")
-        axes[0][c].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish(fig, axes, tasks, "iteration", path)
 
 
 def noise(rows: list[dict], path: Path) -> Path | None:
@@ -129,13 +135,7 @@ def noise(rows: list[dict], path: Path) -> Path | None:
                           for s in sigmas]
                 axes[r_][c].plot(sigmas, values, "o-", label=method)
                 axes[r_][c].set_ylabel(metric.upper())
-        axes[0][c].set_title(task)
-        axes[1][c].set_xlabel("σ_y")
-        axes[0][c].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish(fig, axes, tasks, "σ_y", path)
 
 
 def speed(rows: list[dict], path: Path) -> Path | None:
