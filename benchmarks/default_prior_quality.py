@@ -19,7 +19,7 @@ from splitdiff.demo import DEMO_TASKS, held_out_images, size_scaled_gamma0
 from splitdiff.evaluation import lpips_distance, psnr, ssim
 
 TASKS = ("super_resolution", "gaussian_blur", "random_inpainting")
-TV_STRENGTHS = (2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
+TV_STRENGTHS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0)
 
 
 def evaluate(x_hat, x):

@@ -100,7 +100,18 @@ def _load_tensor(path: str):
 def _cmd_train(args) -> int:
     from .training import export_prior, train_prior
 
-    last = train_prior(args.out, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    import ast
+
+    flags = {}
+    for item in args.flag or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--flag expects KEY=VALUE (an ADM flag, e.g. num_channels=64), got {item!r}")
+        try:
+            flags[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            flags[key] = value
+    last = train_prior(args.out, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, flags=flags,
                        accelerator=args.accelerator, init=args.init, num_workers=args.num_workers,
                        precision=args.precision)
     print(f"checkpoint: {last}")
@@ -213,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from exported weights (e.g. splitdiff/weights/default_prior.safetensors)")
     p.add_argument("--num-workers", type=int, default=0, help="data-loading processes (use several on a GPU)")
     p.add_argument("--precision", help="Lightning precision, e.g. bf16-mixed on a GPU (default: 32-true)")
+    p.add_argument("--flag", action="append", metavar="KEY=VALUE",
+                   help="override an ADM architecture flag (repeatable), e.g. --flag num_channels=64")
     p.set_defaults(run=_cmd_train)
     return parser
 

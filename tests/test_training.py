@@ -67,3 +67,15 @@ def test_every_epoch_draws_fresh_crops(tmp_path):
                 callbacks=[Record()])
     assert [e for e, _ in seen] == [0, 1, 2]
     assert not torch.equal(seen[0][1], seen[1][1]) and not torch.equal(seen[1][1], seen[2][1])
+
+
+def test_cli_train_prior_with_architecture_flags(tmp_path):
+    from splitdiff.cli import main
+
+    flags = [f"--flag={k}={v!r}" for k, v in TINY.items()]
+    weights = tmp_path / "p.safetensors"
+    assert main(["train-prior", "--out", str(tmp_path / "run"), "--steps", "2", "--batch-size", "2",
+                 "--accelerator", "cpu", "--export", str(weights), *flags]) == 0
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    assert meta["flags"]["image_size"] == 16 and meta["flags"]["num_res_blocks"] == 1
+    assert main(["train-prior", "--out", str(tmp_path / "bad"), "--flag", "num_channels"]) == 2
