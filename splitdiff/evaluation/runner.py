@@ -8,6 +8,7 @@ the last item, rank 0 aggregates the rows into tables and figures.
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 import uuid
@@ -19,11 +20,15 @@ import yaml
 from torch import Tensor
 
 from .. import __version__, algorithms, operators
+from ..cli import parse_prior
 from .config import EvalConfig, Item
 from .data import ItemDataset, ShardSampler, list_images
 from .metrics import LPIPSWeightsMissing, lpips_distance, psnr, residual, ssim
-from ..cli import parse_prior
 from .store import ResultStore, write_text
+
+#: How long ranks wait for each other at the end: a resumed run can leave one rank most of the
+#: remaining items (the shards are fixed, finished items are skipped), so not the default 30 min.
+BARRIER_TIMEOUT = datetime.timedelta(days=3)
 
 
 def _first(batch: list[dict]) -> dict:
@@ -140,8 +145,8 @@ class EvaluationModule(L.LightningModule):
         row = {
             "key": item.key, "dataset": self.config.dataset, "task": item.task, "sigma_y": item.sigma_y,
             "method": item.method, "algorithm": self.config.method(item.method).algorithm, "image": item.image,
-            "seed": seed, "steps": solver.steps, "nfe": solver.nfe(), "iterations": iterations, "best_of": self.config.task(item.task).best_of,
-            "best_repeat": repeat, "seconds": seconds,
+            "seed": seed, "steps": solver.steps, "nfe": solver.nfe(), "iterations": iterations,
+            "best_of": self.config.task(item.task).best_of, "best_repeat": repeat, "seconds": seconds,
             "psnr": float(psnr(x_hat, x)[0]), "ssim": float(ssim(x_hat, x)[0]),
             "lpips": self._lpips(x_hat, x), "residual": float(residual(y, operator, x_hat)[0]),
             "run_id": self.run_id, "rank": self.global_rank, "device": str(self.device),
@@ -195,8 +200,10 @@ def evaluate(config: EvalConfig, out: str | Path = "results", prior=None, progre
     devices = settings["devices"]
     if settings["accelerator"] == "cpu" and devices == "auto":
         settings["devices"] = devices = 1
-    if "strategy" not in settings and (devices not in (1, "1", "auto") or settings["num_nodes"] > 1):
-        settings["strategy"] = "ddp"
+    if settings.get("strategy", "ddp" if devices not in (1, "1", "auto") or settings["num_nodes"] > 1 else None) == "ddp":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        settings["strategy"] = DDPStrategy(timeout=BARRIER_TIMEOUT)
     # inference_mode=False: data steps differentiate through operators (torch.enable_grad inside no_grad)
     trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False, inference_mode=False,
                         enable_progress_bar=progress, use_distributed_sampler=False, **settings)
