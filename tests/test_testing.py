@@ -58,6 +58,9 @@ def test_determinism_check_catches_unseeded_noise():
         name, operator, steps = "unseeded", op, 1
         prior = network
 
+        def nfe(self, steps=None):
+            return 0
+
         def solve(self, y, x_T=None, generator=None, steps=None, callback=None):
             return torch.randn(1, 3, 8, 8)  # ignores the generator
 

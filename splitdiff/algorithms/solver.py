@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Callable
 
 import torch
@@ -14,7 +15,7 @@ from ..splitting.prior_step import DirectStep, ManifoldStep, PriorStep
 from ..splitting.timeline import Timeline
 
 
-class BaseSolver:
+class BaseSolver(ABC):
     """What every solver offers: ``solve(y, x_T=None, generator=None, steps=None, callback=None)``,
     its ``prior``, ``operator``, ``steps`` and ``nfe`` (network calls per solve).
 
@@ -27,12 +28,13 @@ class BaseSolver:
     steps: int
 
     @property
+    @abstractmethod
     def prior(self):
-        raise NotImplementedError
+        """The solver's prior (a ``splitdiff.priors.Prior``)."""
 
+    @abstractmethod
     def nfe(self, steps: int | None = None) -> int:
         """Denoiser (network) calls in one solve with ``steps`` (default: the solver's)."""
-        raise NotImplementedError
 
     def image_shape(self, y: Tensor, x_T: Tensor | None) -> tuple[int, ...]:
         if x_T is not None:
@@ -61,9 +63,10 @@ class BaseSolver:
         self.operator.check_input(x_T)
         return y, x_T
 
+    @abstractmethod
     def solve(self, y: Tensor, x_T: Tensor | None = None, generator: torch.Generator | None = None,
               steps: int | None = None, callback: Callback | None = None) -> Tensor:
-        raise NotImplementedError
+        """Reconstruct images (N, C, H, W) from measurements ``y``."""
 
     def after_iteration(self, k: int, t: int, x: Tensor, z: Tensor, x_t: Tensor, callback: Callback | None,
                         where: str) -> None:
