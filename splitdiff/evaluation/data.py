@@ -3,6 +3,7 @@ per-rank shard of the work items (no padding, no duplicates)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -39,11 +40,22 @@ def list_images(data: DataSpec) -> list[str]:
     return names[: data.limit] if data.limit else names
 
 
+@functools.lru_cache(maxsize=8)
+def _folder_index(folder: Path) -> dict[str, Path]:
+    """Image name (stem, and file name with dots as underscores) -> path, listed once per folder."""
+    index = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            index.setdefault(p.stem, p)
+            index[p.name.replace(".", "_")] = p
+    return index
+
+
 def _path(data: DataSpec, name: str) -> Path:
-    for p in sorted(data.folder.iterdir()):
-        if p.suffix.lower() in IMAGE_SUFFIXES and name in (p.stem, p.name.replace(".", "_")):
-            return p
-    raise FileNotFoundError(f"image {name!r} is no longer in {data.folder}")
+    path = _folder_index(data.folder).get(name)
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"image {name!r} is no longer in {data.folder}")
+    return path
 
 
 def crop(x: Tensor, convention: str, size: int) -> Tensor:
