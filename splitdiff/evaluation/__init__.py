@@ -1,4 +1,6 @@
-"""Evaluation: the paper's metrics (PSNR, SSIM, LPIPS, residual) and image helpers."""
+"""Evaluation: the paper's metrics (PSNR, SSIM, LPIPS, residual), image helpers, and
+``splitdiff evaluate`` (``config``, ``data``, ``store``, ``runner``, ``tables``, ``figures``,
+``report``; imported on use, so that ``import splitdiff`` does not load Lightning)."""
 
 from .images import load_image, save_image, to_uint8
 from .metrics import LPIPSWeightsMissing, lpips_distance, psnr, residual, ssim

@@ -158,47 +158,51 @@ def _data(d: dict, base: Path) -> DataSpec:
     convention = d.get("convention", "ffhq")
     if convention not in CONVENTIONS:
         _fail("data.convention", f"expected one of {CONVENTIONS}, got {convention!r}")
-    size = d.get("size", 256)
-    if not isinstance(size, int) or size < 8:
-        _fail("data.size", f"expected an integer >= 8, got {size!r}")
+    size = _int_at_least(d.get("size", 256), 8, "data.size")
     limit = d.get("limit")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        _fail("data.limit", f"expected a positive integer, got {limit!r}")
+    if limit is not None:
+        _int_at_least(limit, 1, "data.limit")
     names = tuple(d.get("skimage", ()))
     return DataSpec(folder, names, convention, size, limit)
 
 
-def _tasks(d: dict) -> tuple[TaskSpec, ...]:
+def _entries(d: dict, section: str, allowed: set):
+    """``(name, spec)`` of a non-empty ``section`` whose entries are mappings with ``allowed`` keys."""
     if not d:
-        _fail("tasks", "at least one task is needed")
-    out = []
+        _fail(section, f"at least one entry is needed in '{section}'")
     for name, spec in d.items():
-        spec = _mapping(spec, f"tasks.{name}")
-        _unknown(spec, {"operator", "options", "sigma_y", "best_of"}, f"tasks.{name}")
+        spec = _mapping(spec, f"{section}.{name}")
+        _unknown(spec, allowed, f"{section}.{name}")
+        yield str(name), spec
+
+
+def _int_at_least(value, low: int, where: str) -> int:
+    if not isinstance(value, int) or value < low:
+        _fail(where, f"expected an integer >= {low}, got {value!r}")
+    return value
+
+
+def _tasks(d: dict) -> tuple[TaskSpec, ...]:
+    out = []
+    for name, spec in _entries(d, "tasks", {"operator", "options", "sigma_y", "best_of"}):
         sigma = spec.get("sigma_y", 0.05)
         sigma = tuple(float(s) for s in (sigma if isinstance(sigma, (list, tuple)) else [sigma]))
         if not sigma or any(s <= 0 for s in sigma):
             _fail(f"tasks.{name}.sigma_y", f"expected positive noise levels, got {spec.get('sigma_y')!r}")
-        best_of = spec.get("best_of", 1)
-        if not isinstance(best_of, int) or best_of < 1:
-            _fail(f"tasks.{name}.best_of", f"expected a positive integer, got {best_of!r}")
+        best_of = _int_at_least(spec.get("best_of", 1), 1, f"tasks.{name}.best_of")
         options = _mapping(spec.get("options"), f"tasks.{name}.options")
         if "sigma" in options:
             _fail(f"tasks.{name}.options", "set the noise with 'sigma_y', not an operator option")
-        out.append(TaskSpec(str(name), str(spec.get("operator", name)), options, sigma, best_of))
+        out.append(TaskSpec(name, str(spec.get("operator", name)), options, sigma, best_of))
     return tuple(out)
 
 
 def _methods(d: dict) -> tuple[MethodSpec, ...]:
-    if not d:
-        _fail("methods", "at least one method is needed")
     out = []
-    for name, spec in d.items():
-        spec = _mapping(spec, f"methods.{name}")
-        _unknown(spec, {"algorithm", "options", "per_task", "prior"}, f"methods.{name}")
+    for name, spec in _entries(d, "methods", {"algorithm", "options", "per_task", "prior"}):
         per_task = {k: _mapping(v, f"methods.{name}.per_task.{k}")
                     for k, v in _mapping(spec.get("per_task"), f"methods.{name}.per_task").items()}
-        out.append(MethodSpec(str(name), str(spec.get("algorithm", name)),
+        out.append(MethodSpec(name, str(spec.get("algorithm", name)),
                               _mapping(spec.get("options"), f"methods.{name}.options"), per_task,
                               None if spec.get("prior") is None else str(spec["prior"])))
     return tuple(out)
