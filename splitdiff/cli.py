@@ -1,4 +1,7 @@
-"""The ``splitdiff`` command: ``list``, ``demo``, ``solve``, ``train-prior``."""
+"""The ``splitdiff`` command: ``list``, ``demo``, ``solve``, ``evaluate``, ``table``, ``train-prior``.
+
+Bad input is one line on stderr and exit code 2; no file is overwritten without ``--force``.
+"""
 
 from __future__ import annotations
 
@@ -19,57 +22,68 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .demo import run_demo
+    from .demo import demo_outputs, run_demo
+    from .files import check_output
+    from .priors.spec import parse_prior
 
-    result = run_demo(args.out, steps=args.steps, seed=args.seed, size=args.size, algorithm=args.algorithm,
-                      prior=parse_prior(args.prior))
-    print((Path(args.out) / "metrics.md").read_text())
-    print(f"wrote {Path(args.out) / 'grid.png'} and metrics.md / metrics.csv in {result['seconds']:.1f} s")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    if out.is_dir():
+        for path in demo_outputs(out):
+            check_output(path, args.force)
+    prior = parse_prior(args.prior, trust_checkpoint=_trust(args))
+    result = run_demo(out, steps=args.steps, seed=args.seed, size=args.size, algorithm=args.algorithm, prior=prior)
+    print((out / "metrics.md").read_text())
+    print(f"wrote {out / 'grid.png'} and metrics.md / metrics.csv in {result['seconds']:.1f} s")
     return 0
 
 
-def parse_prior(spec: str, device: str = "cpu"):
-    """'default[:WEIGHTS]' | 'tv' | 'wavelet' | 'wiener' | 'adm:PATH[:ffhq|imagenet]' | 'ldm:PATH' | 'diffusers:DIR'."""
-    from . import priors
-
-    kind, _, rest = spec.partition(":")
-    if kind == "default":
-        return priors.default_prior(device=device, weights=rest or None)
-    if kind in ("tv", "wavelet", "wiener") and not rest:
-        return priors.build(kind)
-    if kind == "adm" and rest:
-        path, _, config = rest.partition(":")
-        return priors.build("adm", checkpoint=path, config=config or "ffhq", device=device)
-    if kind == "ldm" and rest:
-        return priors.build("ldm", checkpoint=rest, device=device, trusted=True)
-    if kind == "diffusers" and rest:
-        return priors.build("diffusers", path=rest, device=device)
-    raise ValueError(f"unknown prior {spec!r}; use default[:WEIGHTS], tv, wavelet, wiener, adm:PATH[:ffhq|imagenet], "
-                     "ldm:PATH or diffusers:DIR")
+def _trust(args) -> bool:
+    """``--trust-checkpoint``, said out loud: full unpickling runs whatever code a file holds."""
+    if getattr(args, "trust_checkpoint", False):
+        print("splitdiff: warning: --trust-checkpoint: checkpoints are fully unpickled and can run any code they "
+              "hold; use it only for files whose origin you trust", file=sys.stderr)
+        return True
+    return False
 
 
 def _cmd_solve(args) -> int:
     import torch
 
     from . import algorithms, operators
-    from .evaluation.images import load_image, save_image
+    from .evaluation.images import image_format, load_image, save_image
+    from .files import check_output
+    from .priors.spec import parse_prior
 
-    prior = parse_prior(args.prior, args.device)
+    # everything that can be checked without solving is checked first: inputs, outputs, device
+    source = args.image or args.measurement
+    image_format(args.out)
+    y = None if args.image else load_measurement(args.measurement)
+    outputs = _batch_outputs(Path(args.out), 1 if y is None else y.shape[0])
+    for path in outputs:
+        check_output(path, args.force, inputs=[source])
+    prior = parse_prior(args.prior, args.device, trust_checkpoint=_trust(args))
     op = operators.build(args.task, sigma=args.sigma).to(args.device)
-    size = args.size or getattr(prior, "image_size", None)
-    if args.image:
+    if y is None:
+        size = args.size if args.size is not None else getattr(prior, "image_size", None)
         x = load_image(args.image, size=size).to(args.device)
         _check_size(prior, x)
         y = op.measure(x, generator=torch.Generator(args.device).manual_seed(args.seed))
-    else:
-        y = _load_tensor(args.measurement).to(args.device)
+    y = y.to(args.device)
     solver = algorithms.build(args.algorithm, prior=prior, operator=op,
-                              **({"steps": args.steps} if args.steps else {}))
+                              **({} if args.steps is None else {"steps": args.steps}))
     # solve() checks the measurement and the image size against the operator and the prior
     x_hat = solver.solve(y, generator=torch.Generator(args.device).manual_seed(args.seed + 1))
-    save_image(x_hat, args.out)
-    print(f"wrote {args.out}")
+    for i, path in enumerate(outputs):
+        save_image(x_hat[i:i + 1], path)
+        print(f"wrote {path}")
     return 0
+
+
+def _batch_outputs(out: Path, n: int) -> list[Path]:
+    """``OUT`` for one image; ``OUT_STEM_0.SUFFIX`` ... for a batch of ``n`` measurements."""
+    return [out] if n == 1 else [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(n)]
 
 
 def _check_size(prior, x) -> None:
@@ -79,28 +93,53 @@ def _check_size(prior, x) -> None:
         raise ValueError(f"the prior cannot handle this image: {err}") from None
 
 
-def _load_tensor(path: str):
+def load_measurement(path: str | Path):
+    """A measurement file (``.npy``, or a ``.pt`` holding one tensor) as float32 (N, C, H, W);
+    a (C, H, W) array is one measurement. Read without running code from the file."""
     import numpy as np
     import torch
 
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"measurement {p} is a folder; expected a .npy or .pt file")
     if not p.is_file():
         raise FileNotFoundError(f"measurement not found: {p}")
     if p.suffix == ".npy":
-        t = torch.from_numpy(np.load(p))
+        try:
+            array = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise ValueError(f"cannot read {p} as a .npy array: {str(err).splitlines()[0] if str(err) else err!r}") from None
+        if not isinstance(array, np.ndarray):
+            raise ValueError(f"{p} holds {type(array).__name__}; expected one array")
+        if array.dtype.kind not in "fiu":
+            raise ValueError(f"{p} holds {array.dtype} values; expected real numbers (a complex or text array "
+                             "is not a measurement: phase retrieval measures magnitudes)")
+        t = torch.from_numpy(array.astype(np.float32))
     elif p.suffix in (".pt", ".pth"):
-        t = torch.load(p, map_location="cpu", weights_only=True)
+        from .priors.checkpoint import safe_load
+
+        t = safe_load(p)
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{p} holds {type(t).__name__}; expected one tensor saved with torch.save(y, path)")
+        if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.uint8, torch.int16, torch.int32,
+                                                                         torch.int64, torch.int8)):
+            raise ValueError(f"{p} holds {t.dtype} values; expected real numbers")
+        t = t.float()
     else:
         raise ValueError(f"measurements are read from .npy or .pt files, got {p.name}")
-    if not isinstance(t, torch.Tensor):
-        raise ValueError(f"{p} does not hold a tensor")
-    return t.float()[None] if t.dim() == 3 else t.float()
+    if t.dim() not in (3, 4) or t.numel() == 0:
+        raise ValueError(f"{p} has shape {tuple(t.shape)}; expected (C, H, W) or (N, C, H, W) with no empty "
+                         "dimension, shaped as the operator's output")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{p} contains NaN or Inf values; expected finite numbers")
+    return t[None] if t.dim() == 3 else t
 
 
 def _cmd_train(args) -> int:
-    from .training import export_prior, train_prior
-
     import ast
+
+    from .files import check_output
+    from .training import export_prior, train_prior
 
     flags = {}
     for item in args.flag or []:
@@ -111,28 +150,39 @@ def _cmd_train(args) -> int:
             flags[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             flags[key] = value
+    if args.export:  # before hours of training, not after
+        export = Path(args.export)
+        if export.suffix != ".safetensors":
+            raise ValueError(f"--export writes a .safetensors file, got {export.name}")
+        check_output(export, args.force, what="--export")
+        check_output(export.with_suffix(".json"), args.force, what="--export metadata")
+    if args.init and not Path(args.init).is_file():
+        raise FileNotFoundError(f"--init weights not found: {args.init}")
     last = train_prior(args.out, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, flags=flags,
                        accelerator=args.accelerator, init=args.init, num_workers=args.num_workers,
-                       precision=args.precision)
+                       precision=args.precision, trust_checkpoint=_trust(args))
     print(f"checkpoint: {last}")
     if args.export:
-        print(f"exported EMA weights: {export_prior(last, args.export)}")
+        print(f"exported EMA weights: {export_prior(last, args.export, trust_checkpoint=args.trust_checkpoint)}")
     return 0
 
 
 def _cmd_evaluate(args) -> int:
     from .evaluation.config import load_config
-    from .evaluation.report import write_report
-    from .evaluation.runner import evaluate, prepare
+    from .evaluation.runner import evaluate, report_only
 
+    # checked here, not by argparse: a bad value is one error line, not usage and a traceback
+    devices = None if args.devices is None else _devices(args.devices)
+    if args.num_nodes is not None and args.num_nodes < 1:
+        raise ValueError(f"--num-nodes: expected an integer >= 1, got {args.num_nodes}")
     config = load_config(args.config)
     if args.report_only:
-        _, store = prepare(config, args.out)
-        written = write_report(config, store)
+        written = report_only(config, args.out)
     else:
-        trainer = {k: v for k, v in (("accelerator", args.accelerator), ("devices", args.devices),
+        trainer = {k: v for k, v in (("accelerator", args.accelerator), ("devices", devices),
                                      ("num_nodes", args.num_nodes), ("strategy", args.strategy)) if v is not None}
-        store = evaluate(config, args.out, progress=not args.no_progress, **trainer)
+        store = evaluate(config, args.out, progress=not args.no_progress, recompute_changed=args.recompute_changed,
+                         **trainer)
         written = {p.name: p for p in (store.root / "table.md",) if p.is_file()}
     for path in written.values():
         print(f"wrote {path}")
@@ -140,21 +190,22 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_table(args) -> int:
-    import json
+    from .evaluation.tables import markdown, read_table_json
+    from .files import check_output, write_text
 
-    from .evaluation.tables import markdown
-
+    inputs = [Path(folder) / "table.json" for folder in args.results]
+    if args.out:  # before any work: never over an input, over an existing file only with --force
+        check_output(args.out, args.force, inputs, what="table")
     groups, skipped = [], []
-    for folder in args.results:
-        path = Path(folder) / "table.json"
+    for folder, path in zip(args.results, inputs):
         if not path.is_file():
             raise FileNotFoundError(f"no table.json in {folder} (run splitdiff evaluate there first)")
-        data = json.loads(path.read_text())
-        groups += [{k: float("nan") if v is None else v for k, v in g.items()} for g in data["groups"]]
-        skipped += data["skipped"]
+        more_groups, more_skipped = read_table_json(path)
+        groups += more_groups
+        skipped += more_skipped
     text = markdown(groups, args.layout, skipped)
     if args.out:
-        Path(args.out).write_text(text)
+        write_text(args.out, text)
         print(f"wrote {args.out}")
     else:
         print(text)
@@ -162,23 +213,91 @@ def _cmd_table(args) -> int:
 
 
 def _devices(value: str):
-    return value if value == "auto" or "," in value else int(value)
+    """``--devices``: a count >= 1, 'auto' or device indices like 0,1; ValueError otherwise."""
+    from .evaluation.config import device_setting
+
+    try:
+        return device_setting(value)
+    except ValueError as err:
+        raise ValueError(f"--devices: {err}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``splitdiff CMD: error: ...``, exit 2), no usage dump."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _integer(low: int, high: int = 2**63 - 1):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def _device(text: str) -> str:
+    """A torch device that exists here: cpu, cuda[:i] with a GPU, mps with Apple silicon."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; expected cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text}: no CUDA GPU is available here; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise argparse.ArgumentTypeError(f"{text}: MPS is not available here; use --device cpu")
+    elif device.type != "cpu":
+        raise argparse.ArgumentTypeError(f"unsupported device {text!r}; expected cpu, cuda, cuda:N or mps")
+    return str(device)
+
+
+_SEED = _integer(0, 2**63 - 2)  # the solve's second generator is seeded with seed + 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="splitdiff", description="Diffusion-prior inverse-problem solvers.")
+    parser = _Parser(prog="splitdiff", description="Diffusion-prior inverse-problem solvers.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="registered algorithms, operators, priors and splittings")
     p.set_defaults(run=_cmd_list)
 
+    trust = dict(action="store_true",
+                 help="fully unpickle PyTorch checkpoints (runs any code they hold): only for files you trust")
+
     p = sub.add_parser("demo", help="DDiff with the shipped prior on the held-out images (grid + metrics)")
     p.add_argument("--out", default="splitdiff-demo", help="output folder (default: splitdiff-demo)")
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--steps", type=_integer(1, 100_000), default=100)
+    p.add_argument("--seed", type=_SEED, default=0)
+    p.add_argument("--size", type=_integer(8, 1024), default=64)
     p.add_argument("--algorithm", default="ddiff")
     p.add_argument("--prior", default="default", help="as for solve (default: the shipped prior)")
+    p.add_argument("--force", action="store_true", help="overwrite an earlier demo's files in --out")
+    p.add_argument("--trust-checkpoint", **trust)
     p.set_defaults(run=_cmd_demo)
 
     p = sub.add_parser("solve", help="solve for your own image or measurement")
@@ -188,22 +307,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, help="operator name (see `splitdiff list`)")
     p.add_argument("--algorithm", default="ddiff")
     p.add_argument("--prior", default="default", help="default | tv | wavelet | wiener | adm:PATH[:config] | ldm:PATH | diffusers:DIR")
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sigma", type=float, default=0.05, help="measurement noise std on the [-1, 1] scale")
-    p.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE (center crop)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--steps", type=_integer(1, 100_000), default=None)
+    p.add_argument("--seed", type=_SEED, default=0)
+    p.add_argument("--sigma", type=_positive_float, default=0.05, help="measurement noise std on the [-1, 1] scale")
+    p.add_argument("--size", type=_integer(1, 8192), default=None, help="resize images to SIZE x SIZE (center crop)")
+    p.add_argument("--device", type=_device, default="cpu")
+    p.add_argument("--out", required=True, help="output image (.png, .jpg, .tif, ...); a batch of N measurements "
+                                                "writes OUT_0 ... OUT_N-1")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--trust-checkpoint", **trust)
     p.set_defaults(run=_cmd_solve)
 
     p = sub.add_parser("evaluate", help="solve and score a config's tasks x methods x images (Lightning, DDP)")
     p.add_argument("config", help="a YAML config, or the name of a shipped one (see docs/evaluation.md)")
     p.add_argument("--out", default="results", help="results go to OUT/<config name> (default: results)")
     p.add_argument("--accelerator", help="cpu | gpu | auto (default: the config's trainer section, else auto)")
-    p.add_argument("--devices", type=_devices, help="devices per node: a count, 'auto' or a list like 0,1")
+    p.add_argument("--devices", help="devices per node: a count, 'auto' or a list like 0,1")
     p.add_argument("--num-nodes", type=int, help="nodes (multi-node DDP, e.g. under SLURM)")
     p.add_argument("--strategy", help="Lightning strategy (default: ddp when more than one device)")
     p.add_argument("--report-only", action="store_true", help="rebuild tables and figures from finished results")
+    p.add_argument("--recompute-changed", action="store_true",
+                   help="delete and recompute finished rows whose settings changed (default: refuse to run)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_evaluate)
 
@@ -211,32 +335,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="+", help="results folders of splitdiff evaluate (OUT/NAME)")
     p.add_argument("--layout", default="table1", choices=["table1", "table2"])
     p.add_argument("--out", help="write the Markdown here (default: print it)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(run=_cmd_table)
 
     p = sub.add_parser("train-prior", help="train a small ADM prior on the scikit-image photographs")
     p.add_argument("--out", required=True, help="folder for checkpoints and logs (resumes from last.ckpt)")
-    p.add_argument("--steps", type=int, default=8000)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=_integer(1), default=8000)
+    p.add_argument("--batch-size", type=_integer(1, 65536), default=16)
+    p.add_argument("--lr", type=_positive_float, default=2e-4)
+    p.add_argument("--seed", type=_integer(0, 2**32 - 1), default=0)
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--export", help="write the EMA weights here (.safetensors, with a .json beside)")
+    p.add_argument("--force", action="store_true", help="overwrite --export if it exists")
     p.add_argument("--init", help="start from exported weights (e.g. splitdiff/weights/default_prior.safetensors)")
-    p.add_argument("--num-workers", type=int, default=0, help="data-loading processes (use several on a GPU)")
+    p.add_argument("--num-workers", type=_integer(0, 256), default=0, help="data-loading processes (use several on a GPU)")
     p.add_argument("--precision", help="Lightning precision, e.g. bf16-mixed on a GPU (default: 32-true)")
     p.add_argument("--flag", action="append", metavar="KEY=VALUE",
                    help="override an ADM architecture flag (repeatable), e.g. --flag num_channels=64")
+    p.add_argument("--trust-checkpoint", **trust)
     p.set_defaults(run=_cmd_train)
     return parser
 
 
+def _user_error(err: Exception) -> bool:
+    """Errors that describe the user's input or machine, not a bug: bad values, files, a divergence."""
+    from .checks import DivergenceError
+    from .evaluation.metrics import LPIPSWeightsMissing
+
+    return isinstance(err, (ValueError, OSError, DivergenceError, LPIPSWeightsMissing))
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; bad input is one line on stderr and exit code 2, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"splitdiff {args.command}: error: {err}", file=sys.stderr)
+    except Exception as err:
+        if not _user_error(err):
+            raise  # a bug in splitdiff: the traceback is for its developers
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"splitdiff {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"splitdiff {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ metrics table."""
 from __future__ import annotations
 
 import csv
+import io
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from torch import Tensor
 
 from . import algorithms, operators
 from .evaluation.images import square_resize
+from .files import atomic_write, write_text
 from .evaluation.metrics import LPIPSWeightsMissing, lpips_distance, psnr, residual, ssim
 
 #: The demo's tasks: operator name and options at 64x64 (the paper's definitions, scaled).
@@ -92,17 +94,23 @@ def run_demo(out: str | Path, steps: int = 100, seed: int = 0, size: int = 64, p
     return {"rows": rows, "seconds": seconds}
 
 
+def demo_outputs(out: str | Path) -> list[Path]:
+    """The files ``run_demo`` writes in ``out``."""
+    return [Path(out) / name for name in ("grid.png", "metrics.md", "metrics.csv")]
+
+
 def _write_tables(rows: list[dict], out: Path, algorithm: str, steps: int, seconds: float) -> None:
     keys = ["task", "image", "psnr", "ssim", "lpips", "residual"]
-    with open(out / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(out / "metrics.csv", table.getvalue())
     lines = [f"# splitdiff demo: {algorithm}, {steps} steps, {seconds:.1f} s", "",
              "| task | image | PSNR | SSIM | LPIPS | residual |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['task']} | {r['image']} | {r['psnr']:.2f} | {r['ssim']:.3f} | {r['lpips']:.3f} | {r['residual']:.4f} |"
               for r in rows]
-    (out / "metrics.md").write_text("\n".join(lines) + "\n")
+    write_text(out / "metrics.md", "\n".join(lines) + "\n")
 
 
 def _write_grid(panels, names, path: Path) -> None:
@@ -127,7 +135,5 @@ def _write_grid(panels, names, path: Path) -> None:
                 if c == 0 and i == 0:
                     ax.set_ylabel(task.replace("_", " "), fontsize=7)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-    tmp.replace(path)

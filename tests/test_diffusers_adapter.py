@@ -83,3 +83,30 @@ def test_v_prediction_is_converted(tmp_path):
 def test_not_a_pipeline_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="unet/ and scheduler/"):
         sd.priors.build("diffusers", path=tmp_path)
+
+
+@pytest.mark.parametrize("change", ["missing", "unexpected", "wrong shape"])
+def test_weights_that_do_not_fit_are_errors(pixel_pipeline, change):
+    """diffusers initializes missing weights at random and goes on; splitdiff refuses (as for adm:)."""
+    from safetensors.torch import load_file, save_file
+
+    _, _, path = pixel_pipeline
+    (weights,) = (path / "unet").glob("*.safetensors")
+    state = load_file(str(weights))
+    key = "conv_out.bias"
+    if change == "missing":
+        del state[key]
+    elif change == "unexpected":
+        state["extra.weight"] = torch.zeros(2)
+    else:
+        state[key] = torch.zeros(7)
+    save_file(state, str(weights))
+    with pytest.raises(sd.priors.CheckpointError, match=f"{change}.*(conv_out.bias|extra.weight)"):
+        sd.priors.build("diffusers", path=path)
+
+
+def test_unreadable_pipeline_is_a_value_error(pixel_pipeline):
+    _, _, path = pixel_pipeline
+    (path / "scheduler" / "scheduler_config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="scheduler"):
+        sd.priors.build("diffusers", path=path)

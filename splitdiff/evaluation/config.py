@@ -22,10 +22,17 @@ A config is a YAML file (or a dict)::
     trainer: {accelerator: auto, devices: auto, num_nodes: 1}
 
 Each (task, sigma_y, method, image) is one :class:`Item`, solved and scored once.
+
+Names that become parts of result paths (``name``, task and method names, image names) must
+match :data:`NAME_PATTERN`; noise levels are written losslessly (``repr``) in item keys.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +43,26 @@ import yaml
 CONVENTIONS = ("ffhq", "imagenet", "resize")
 LAYOUTS = ("table1", "table2")
 _TOP_KEYS = {"name", "dataset", "data", "prior", "seed", "layout", "trace", "tasks", "methods", "trainer"}
+#: The keys of ``trainer`` (and of the command line's overrides): what the runner passes to
+#: ``lightning.Trainer``.
+TRAINER_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "precision")
+
+#: Names that become path parts under the results folder: a letter or digit first (no hidden
+#: files, no options), then letters, digits and ``_ . + -`` -- never ``/``, never ``..``.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+_NAME = re.compile(NAME_PATTERN)
+SEED_MAX = 2**63 - 1
+
+
+def safe_name(name: str) -> bool:
+    """True when ``name`` may be a path part: it matches :data:`NAME_PATTERN` and has no ``..``."""
+    return isinstance(name, str) and bool(_NAME.fullmatch(name)) and ".." not in name
+
+
+def sigma_text(sigma: float) -> str:
+    """A noise level as text, losslessly: ``repr`` (0.05 -> '0.05', 0.050000001 stays distinct),
+    unlike ``:g``, which prints both as '0.05'."""
+    return repr(float(sigma))
 
 
 @dataclass(frozen=True)
@@ -89,7 +116,7 @@ class Item:
     @property
     def key(self) -> str:
         """A path-safe identifier, unique within a config: ``task@sigma/method/image``."""
-        return f"{self.task}@{self.sigma_y:g}/{self.method}/{self.image}"
+        return f"{self.task}@{sigma_text(self.sigma_y)}/{self.method}/{self.image}"
 
     def seed(self, base: int) -> int:
         """The item's seed: a function of the config seed and the item, never of rank or order."""
@@ -128,6 +155,51 @@ class EvalConfig:
     def method(self, name: str) -> MethodSpec:
         return next(m for m in self.methods if m.name == name)
 
+    def inputs(self, item: Item) -> dict:
+        """Everything that determines ``item``'s row, keyed by where it is set in the config.
+
+        Stored with each row (with its :func:`fingerprint`) so that a rerun after an edit can
+        tell which rows are stale and name the keys that changed. (``dataset`` is a label that
+        the report takes from the config; ``data.limit`` only selects images.)
+        """
+        from .. import __version__
+
+        task, method = self.task(item.task), self.method(item.method)
+        t, m = f"tasks.{task.name}", f"methods.{method.name}"
+        out = {
+            f"{t}.operator": task.operator, f"{t}.options": task.options, f"{t}.sigma_y": item.sigma_y,
+            f"{t}.best_of": task.best_of,
+            f"{m}.algorithm": method.algorithm, f"{m}.options": method.options_for(task.name),
+            "data.convention": self.data.convention, "data.size": self.data.size,
+            "data.source": str(self.data.folder) if self.data.folder is not None else "skimage",
+            "image": item.image, "seed": self.seed, "trace": self.trace,
+            "trainer.precision": self.trainer.get("precision"), "splitdiff": __version__,
+        }
+        # the prior that solves the item: the method's own, else the config's (so that changing
+        # the config's prior does not make a TV baseline's rows stale)
+        out[f"{m}.prior" if method.prior is not None else "prior"] = method.prior or self.prior
+        return out
+
+
+def canonical_json(inputs: dict) -> str:
+    """``inputs`` as canonical JSON: sorted keys, no spaces, floats by repr (lossless); values
+    JSON cannot hold (a YAML date, say) by their repr."""
+    return json.dumps(_plain(inputs), sort_keys=True, separators=(",", ":"), default=repr)
+
+
+def _plain(value: Any) -> Any:
+    """Mapping keys as text (json cannot sort keys of mixed types such as 1 and 'a')."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def fingerprint(inputs: dict) -> str:
+    """sha256 (hex) of :func:`canonical_json` of ``inputs``."""
+    return hashlib.sha256(canonical_json(inputs).encode()).hexdigest()
+
 
 def _fail(where: str, message: str):
     raise ValueError(f"evaluation config: {where}: {message}")
@@ -144,7 +216,38 @@ def _mapping(value: Any, where: str) -> dict:
 def _unknown(d: dict, allowed: set, where: str) -> None:
     extra = set(d) - allowed
     if extra:
-        _fail(where, f"unknown keys {sorted(extra)}; allowed: {sorted(allowed)}")
+        _fail(where, f"unknown keys {sorted(map(str, extra))}; allowed: {sorted(allowed)}")
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        _fail(where, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _path_name(value: Any, where: str) -> str:
+    """A name that becomes a path part under the results folder (see :data:`NAME_PATTERN`)."""
+    if not safe_name(value):
+        _fail(where, f"{value!r} cannot name a file or folder: expected a name matching {NAME_PATTERN} "
+                     "(no '..', no '/', not hidden)")
+    return value
+
+
+def _no_duplicates(values, where: str, what: str, show=repr) -> None:
+    seen = set()
+    for value in values:
+        if value in seen:
+            _fail(where, f"{what} {show(value)} is given twice; each must appear once")
+        seen.add(value)
+
+
+def _image_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not value:
+        _fail("data.skimage", f"expected a list of image names, e.g. [chelsea, coffee], got {value!r}")
+    for name in value:
+        _path_name(name, "data.skimage")
+    _no_duplicates(value, "data.skimage", "image")
+    return tuple(value)
 
 
 def _data(d: dict, base: Path) -> DataSpec:
@@ -153,7 +256,7 @@ def _data(d: dict, base: Path) -> DataSpec:
         _fail("data", "give exactly one of 'folder' (an image folder) or 'skimage' (a list of image names)")
     folder = None
     if "folder" in d:
-        folder = Path(d["folder"]).expanduser()
+        folder = Path(_string(d["folder"], "data.folder")).expanduser()
         folder = folder if folder.is_absolute() else base / folder
     convention = d.get("convention", "ffhq")
     if convention not in CONVENTIONS:
@@ -162,7 +265,7 @@ def _data(d: dict, base: Path) -> DataSpec:
     limit = d.get("limit")
     if limit is not None:
         _int_at_least(limit, 1, "data.limit")
-    names = tuple(d.get("skimage", ()))
+    names = _image_names(d["skimage"]) if "skimage" in d else ()
     return DataSpec(folder, names, convention, size, limit)
 
 
@@ -170,42 +273,145 @@ def _entries(d: dict, section: str, allowed: set):
     """``(name, spec)`` of a non-empty ``section`` whose entries are mappings with ``allowed`` keys."""
     if not d:
         _fail(section, f"at least one entry is needed in '{section}'")
-    for name, spec in d.items():
+    seen = {}
+    for key, spec in d.items():
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            _fail(section, f"expected names as keys, got {key!r}")
+        name = str(key)
+        if name in seen:  # YAML keys 1 and "1" are different keys but one folder name
+            _fail(section, f"name {name!r} is given twice ({seen[name]!r} and {key!r}); each must appear once")
+        twin = next((n for n in seen if n.lower() == name.lower()), None)
+        if twin is not None:  # one folder on a case-insensitive file system (macOS, Windows)
+            _fail(section, f"names {twin!r} and {name!r} differ only in case; give them distinct names")
+        seen[name] = key
+        _path_name(name, section)
         spec = _mapping(spec, f"{section}.{name}")
         _unknown(spec, allowed, f"{section}.{name}")
-        yield str(name), spec
+        yield name, spec
 
 
 def _int_at_least(value, low: int, where: str) -> int:
-    if not isinstance(value, int) or value < low:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
         _fail(where, f"expected an integer >= {low}, got {value!r}")
     return value
+
+
+def _noise_level(value: Any, where: str) -> float:
+    number = None
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        # PyYAML reads 1e-3 (no dot) as a string: numeric text is the number it spells
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            number = None
+    if number is None or not math.isfinite(number) or number <= 0:
+        _fail(where, f"expected a positive noise level or a list of them, e.g. [0.05, 0.1], got {value!r}")
+    return number
+
+
+def _noise_levels(value: Any, where: str) -> tuple[float, ...]:
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        _fail(where, "expected a positive noise level or a list of them, got an empty list")
+    levels = tuple(_noise_level(v, where) for v in values)
+    _no_duplicates(levels, where, "noise level", sigma_text)
+    return levels
 
 
 def _tasks(d: dict) -> tuple[TaskSpec, ...]:
     out = []
     for name, spec in _entries(d, "tasks", {"operator", "options", "sigma_y", "best_of"}):
-        sigma = spec.get("sigma_y", 0.05)
-        sigma = tuple(float(s) for s in (sigma if isinstance(sigma, (list, tuple)) else [sigma]))
-        if not sigma or any(s <= 0 for s in sigma):
-            _fail(f"tasks.{name}.sigma_y", f"expected positive noise levels, got {spec.get('sigma_y')!r}")
+        sigma = _noise_levels(spec.get("sigma_y", 0.05), f"tasks.{name}.sigma_y")
         best_of = _int_at_least(spec.get("best_of", 1), 1, f"tasks.{name}.best_of")
         options = _mapping(spec.get("options"), f"tasks.{name}.options")
         if "sigma" in options:
             _fail(f"tasks.{name}.options", "set the noise with 'sigma_y', not an operator option")
-        out.append(TaskSpec(name, str(spec.get("operator", name)), options, sigma, best_of))
+        operator = _string(spec.get("operator", name), f"tasks.{name}.operator")
+        out.append(TaskSpec(name, operator, options, sigma, best_of))
     return tuple(out)
 
 
 def _methods(d: dict) -> tuple[MethodSpec, ...]:
     out = []
     for name, spec in _entries(d, "methods", {"algorithm", "options", "per_task", "prior"}):
-        per_task = {k: _mapping(v, f"methods.{name}.per_task.{k}")
+        per_task = {str(k): _mapping(v, f"methods.{name}.per_task.{k}")
                     for k, v in _mapping(spec.get("per_task"), f"methods.{name}.per_task").items()}
-        out.append(MethodSpec(name, str(spec.get("algorithm", name)),
-                              _mapping(spec.get("options"), f"methods.{name}.options"), per_task,
-                              None if spec.get("prior") is None else str(spec["prior"])))
+        prior = None if spec.get("prior") is None else _string(spec["prior"], f"methods.{name}.prior")
+        out.append(MethodSpec(name, _string(spec.get("algorithm", name), f"methods.{name}.algorithm"),
+                              _mapping(spec.get("options"), f"methods.{name}.options"), per_task, prior))
     return tuple(out)
+
+
+def _seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        _fail("seed", f"expected an integer from 0 to 2**63 - 1, got {value!r}")
+    return value
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        _fail(where, f"expected true or false, got {value!r}")
+    return value
+
+
+def device_setting(value: Any):
+    """``devices`` as Lightning takes it: a count >= 1, 'auto', or device indices (a list, or text
+    like '0,1'); numeric text becomes a count. ValueError (without a location) otherwise."""
+    expected = f"expected a count >= 1, 'auto', or device indices like 0,1; got {value!r}"
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "auto":
+            return text
+        if text.isdigit():
+            value = int(text)
+        elif "," in text:
+            parts = text.split(",")
+            parts = parts[:-1] if parts[-1] == "" else parts  # Lightning reads '0,' as device 0
+            if not parts or not all(p.strip().isdigit() for p in parts) or len(set(parts)) != len(parts):
+                raise ValueError(expected)
+            return text
+        else:
+            raise ValueError(expected)
+    if isinstance(value, list):
+        if not value or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in value) \
+                or len(set(value)) != len(value):
+            raise ValueError(expected)
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(expected)
+    return value
+
+
+def _trainer_value(key: str, value: Any):
+    if key == "devices":
+        return device_setting(value)
+    if key == "num_nodes":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"expected an integer >= 1, got {value!r}")
+    elif key == "precision":
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValueError(f"expected a Lightning precision such as 32-true or bf16-mixed, got {value!r}")
+    elif not isinstance(value, str) or not value:  # accelerator, strategy
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def check_trainer(settings: Any, where: str = "evaluation config: trainer") -> dict:
+    """Validate Lightning settings (keys :data:`TRAINER_KEYS`); errors start with ``where``."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(settings).__name__}")
+    extra = set(settings) - set(TRAINER_KEYS)
+    if extra:
+        raise ValueError(f"{where}: unknown keys {sorted(map(str, extra))}; allowed: {sorted(TRAINER_KEYS)}")
+    out = {}
+    for key, value in settings.items():
+        try:
+            out[key] = _trainer_value(key, value)
+        except ValueError as err:
+            raise ValueError(f"{where}.{key}: {err}") from None
+    return out
 
 
 def parse_config(raw: dict, base: str | Path = ".") -> EvalConfig:
@@ -217,6 +423,7 @@ def parse_config(raw: dict, base: str | Path = ".") -> EvalConfig:
     for key in ("name", "prior", "data", "tasks", "methods"):
         if key not in raw:
             _fail(key, "missing")
+    name = _path_name(_string(raw["name"], "name"), "name")
     layout = raw.get("layout", "table1")
     if layout not in LAYOUTS:
         _fail("layout", f"expected one of {LAYOUTS}, got {layout!r}")
@@ -231,14 +438,11 @@ def parse_config(raw: dict, base: str | Path = ".") -> EvalConfig:
         for task in m.per_task:
             if task not in {t.name for t in tasks}:
                 _fail(f"methods.{m.name}.per_task", f"{task!r} is not one of the config's tasks")
-    name = str(raw["name"])
-    if not name or "/" in name or name.startswith("."):
-        _fail("name", f"expected a plain folder name, got {name!r}")
     return EvalConfig(
-        name=name, dataset=str(raw.get("dataset", name)), data=_data(_mapping(raw["data"], "data"), Path(base)),
-        prior=str(raw["prior"]), tasks=tasks, methods=methods, seed=int(raw.get("seed", 0)), layout=layout,
-        trace=bool(raw.get("trace", False)),
-        trainer=_mapping(raw.get("trainer"), "trainer"), source=raw,
+        name=name, dataset=_string(raw.get("dataset", name), "dataset"),
+        data=_data(_mapping(raw["data"], "data"), Path(base)), prior=_string(raw["prior"], "prior"),
+        tasks=tasks, methods=methods, seed=_seed(raw.get("seed", 0)), layout=layout,
+        trace=_flag(raw.get("trace", False), "trace"), trainer=check_trainer(raw.get("trainer")), source=raw,
     )
 
 
@@ -251,16 +455,66 @@ def shipped_configs() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with a repeated key (PyYAML keeps the last one,
+    so a config with ``seed`` twice would silently run with the second)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *base' may be overridden by design
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            repeated = key in seen
+        except TypeError:  # an unhashable key: construct_mapping below reports it
+            continue
+        if repeated:
+            raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                    f"found duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """One line: what is wrong and where (PyYAML's messages span several lines)."""
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem:
+        mark = err.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        hint = " (plain YAML only: tags such as !!python/object are refused)" if "constructor for the tag" in \
+            err.problem else ""
+        return f"{err.problem}{where}{hint}"
+    return " ".join(str(err).split())
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file safely (no tags that build Python objects, no repeated keys); ValueError
+    with one line naming the file and the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read evaluation config {path}: {err}") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise ValueError(f"evaluation config {path}: not valid YAML: {_yaml_problem(err)}") from None
+
+
 def load_config(path_or_name: str | Path, overrides: dict | None = None) -> EvalConfig:
     """Read a YAML config from a path, or a shipped config by name; ``overrides`` replace top-level keys."""
     path = Path(path_or_name).expanduser()
     if not path.is_file():
         shipped = CONFIG_DIR / f"{path_or_name}.yaml"
-        if not shipped.is_file():
+        if not safe_name(str(path_or_name)) or not shipped.is_file():
             raise FileNotFoundError(
                 f"evaluation config not found: {path}; shipped configs: {', '.join(shipped_configs())}")
         path = shipped
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path)
     raw = {**_mapping(raw, f"{path}"), **(overrides or {})}
     # the shipped configs point at user-provided folders relative to the working directory
     base = Path.cwd() if path.parent == CONFIG_DIR else path.parent

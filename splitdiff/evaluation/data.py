@@ -7,48 +7,68 @@ import functools
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from .config import DataSpec, Item
+from .config import NAME_PATTERN, DataSpec, Item, safe_name
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+#: Callables of ``skimage.data`` that are not photographs (one downloads every data set).
+_NOT_IMAGES = {"download_all", "file_hash", "lbp_frontal_face_cascade_filename"}
+
+
+def skimage_names() -> list[str]:
+    """The scikit-image photographs ``data.skimage`` may name."""
+    import skimage.data
+
+    return [n for n in skimage.data.__all__ if n not in _NOT_IMAGES and callable(getattr(skimage.data, n, None))]
 
 
 def list_images(data: DataSpec) -> list[str]:
     """The image names of ``data`` in a fixed order (file stems, sorted; or scikit-image names).
 
     Raises FileNotFoundError for a missing or empty folder, ValueError for an unknown
-    scikit-image name, so that a run fails before any work starts.
+    scikit-image name or an image file whose name cannot name a result, so that a run fails
+    before any work starts.
     """
     if data.folder is None:
-        import skimage.data
-
-        unknown = [n for n in data.skimage if not callable(getattr(skimage.data, n, None))]
+        known = skimage_names()
+        unknown = [n for n in data.skimage if n not in known]
         if unknown or not data.skimage:
-            raise ValueError(f"data.skimage: unknown scikit-image images {unknown or '(none given)'}")
+            raise ValueError(f"data.skimage: unknown scikit-image images {unknown or '(none given)'}; "
+                             f"known: {', '.join(known)}")
         names = list(data.skimage)
     else:
         if not data.folder.is_dir():
             raise FileNotFoundError(f"data folder not found: {data.folder}")
-        files = sorted(p for p in data.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
+        names = list(_folder_files(data.folder))
+        if not names:
             raise FileNotFoundError(f"data folder {data.folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        stems = [p.stem for p in files]
-        names = stems if len(set(stems)) == len(stems) else [p.name.replace(".", "_") for p in files]
     return names[: data.limit] if data.limit else names
 
 
-@functools.lru_cache(maxsize=8)
-def _folder_index(folder: Path) -> dict[str, Path]:
-    """Image name (stem, and file name with dots as underscores) -> path, listed once per folder."""
-    index = {}
-    for p in sorted(folder.iterdir()):
-        if p.suffix.lower() in IMAGE_SUFFIXES:
-            index.setdefault(p.stem, p)
-            index[p.name.replace(".", "_")] = p
+def _folder_files(folder: Path) -> dict[str, Path]:
+    """Image name -> file, in name order: the file stems, or where two files share a stem (a.png,
+    a.jpg) the file names with dots as underscores. Hidden files (.DS_Store, macOS's ._a.png)
+    are skipped. ValueError when two files give one name, or a name cannot be a path part."""
+    files = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
+    stems = [p.stem for p in files]
+    names = stems if len(set(stems)) == len(stems) else [p.name.replace(".", "_") for p in files]
+    index: dict[str, Path] = {}
+    for name, path in zip(names, files):
+        if name in index:
+            raise ValueError(f"data.folder: {folder}: {index[name].name!r} and {path.name!r} both give the image "
+                             f"name {name!r}; rename one")
+        if not safe_name(name):
+            raise ValueError(f"data.folder: {folder}: the image file {path.name!r} gives the name {name!r}, which "
+                             f"cannot name a result file: expected a name matching {NAME_PATTERN} (no '..'); "
+                             "rename the file")
+        index[name] = path
     return index
+
+
+#: name -> path, listed once per folder (each item looks its image up here)
+_folder_index = functools.lru_cache(maxsize=8)(_folder_files)
 
 
 def _path(data: DataSpec, name: str) -> Path:
@@ -88,13 +108,11 @@ def load_ground_truth(data: DataSpec, name: str) -> Tensor:
 
         x = load_skimage(name)[None]
     else:
-        path = _path(data, name)
-        try:
-            with Image.open(path) as image:
-                array = torch.frombuffer(bytearray(image.convert("RGB").tobytes()), dtype=torch.uint8)
-                x = array.view(image.height, image.width, 3).permute(2, 0, 1)[None].float() / 127.5 - 1
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"cannot read {path} as an image: {err}") from None
+        from .images import read_image
+
+        # read_image checks the header first: a decompression bomb is a ValueError (an item
+        # error), not an allocation that kills the run
+        x = read_image(_path(data, name))
     return crop(x, data.convention, data.size)
 
 
@@ -114,7 +132,7 @@ class ItemDataset(Dataset):
             return {"index": i, "done": True}
         try:
             return {"index": i, "image": load_ground_truth(self.data, item.image)}
-        except (ValueError, FileNotFoundError) as err:
+        except (ValueError, OSError) as err:  # FileNotFoundError is an OSError
             return {"index": i, "error": str(err)}
 
 

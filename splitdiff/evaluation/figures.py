@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import EvalConfig, Item
+from ..files import atomic_write
+from .config import EvalConfig, Item, sigma_text
 
 
 def _plt():
@@ -24,6 +25,14 @@ def _plt():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig, path: Path, dpi: int) -> Path:
+    """Save ``fig`` as PNG atomically (a link planted at ``path`` is replaced, not written through)."""
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+    finally:
+        _plt().close(fig)
 
 
 def _preview(y: torch.Tensor, size: int, magnitude: bool) -> np.ndarray:
@@ -78,9 +87,7 @@ def reconstructions(config: EvalConfig, store, rows: list[dict], path: Path, ima
                 ax.set_title((["measurement"] + methods + ["ground truth"])[c], fontsize=8)
         axes[r][0].set_ylabel(label, fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 80)
 
 
 def _finish(fig, axes, tasks: list[str], xlabel: str, path: Path) -> Path:
@@ -90,9 +97,7 @@ def _finish(fig, axes, tasks: list[str], xlabel: str, path: Path) -> Path:
         axes[-1][c].set_xlabel(xlabel)
         axes[0][c].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    _plt().close(fig)
-    return path
+    return _save(fig, path, 120)
 
 
 def _by(rows, *keys):
@@ -162,9 +167,7 @@ def speed(rows: list[dict], path: Path) -> Path | None:
         ax.set_xscale("log")
         ax.set_xlabel("seconds per image")
         ax.set_ylabel("PSNR")
-        ax.set_title(f"{task}, σ_y = {sigma:g}")
+        ax.set_title(f"{task}, σ_y = {sigma_text(sigma)}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 120)

@@ -1,4 +1,9 @@
-"""Reading and writing images as NCHW tensors in [-1, 1]."""
+"""Reading and writing images as NCHW tensors in [-1, 1].
+
+Reading checks the header before decoding: files of more than :data:`MAX_PIXELS` pixels
+(decompression bombs) are refused, 16-bit images are scaled by 65535 (not clipped at 255),
+and float or unknown modes are errors rather than silent conversions.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +14,78 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from ..files import atomic_write
 
-def load_image(path: str | Path, size: int | None = None) -> Tensor:
-    """An image file as (1, 3, H, W) in [-1, 1]; with ``size``: center crop to a square, then
-    resize to ``size`` x ``size`` (antialiased)."""
+#: The largest image read (pixels): 64 megapixels, e.g. 8000 x 8000. A file whose header
+#: declares more is refused before it is decoded.
+MAX_PIXELS = 64_000_000
+
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def read_image(path: str | Path) -> Tensor:
+    """An image file as (1, 3, H, W) float32 in [-1, 1]; grayscale is repeated over 3 channels.
+
+    Raises ``FileNotFoundError`` for a missing path and ``ValueError`` for a folder, an
+    unreadable or truncated file, more than ``MAX_PIXELS`` pixels, or a float-valued image.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; expected an image file")
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
     try:
-        image = Image.open(path).convert("RGB")
-    except (UnidentifiedImageError, OSError) as err:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ValueError(f"{path} declares {width}x{height} pixels, more than the limit of {MAX_PIXELS:,} "
+                                 "(a decompression bomb, or an image to downscale first)")
+            if width < 1 or height < 1:
+                raise ValueError(f"{path} has no pixels ({width}x{height})")
+            mode = image.mode
+            if mode in _SIXTEEN_BIT or mode == "I":
+                values = np.asarray(image, dtype=np.float64)
+                if values.min() < 0 or values.max() > 65535:
+                    raise ValueError(f"{path} is a 32-bit integer image; expected 8- or 16-bit")
+                array = np.repeat((values / 65535.0)[..., None], 3, axis=2)
+            elif mode == "F":
+                raise ValueError(f"{path} holds floating-point pixels of unknown range; save it as an 8- or "
+                                 "16-bit image")
+            else:
+                array = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+    except Image.DecompressionBombError:  # PIL's own check at open, for headers far above MAX_PIXELS
+        raise ValueError(f"{path} declares more pixels than the limit of {MAX_PIXELS:,} (a decompression bomb, or "
+                         "an image to downscale first)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"cannot read {path} as an image: {err}") from None
-    x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)[None] * 2 - 1
-    return square_resize(x, size) if size else x
+    x = torch.from_numpy(array.astype(np.float32)).permute(2, 0, 1)[None].contiguous()
+    return x * 2 - 1
+
+
+def load_image(path: str | Path, size: int | None = None) -> Tensor:
+    """An image file as (1, 3, H, W) in [-1, 1] (see :func:`read_image`); with ``size``: center
+    crop to a square, then resize to ``size`` x ``size`` (antialiased; never upscaled)."""
+    x = read_image(path)
+    if size is None:
+        return x
+    try:
+        return square_resize(x, size)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def square_resize(x: Tensor, size: int) -> Tensor:
-    """Center crop (N, C, H, W) to a square, then resize to ``size`` (antialiased bilinear)."""
+    """Center crop (N, C, H, W) to a square, then resize to ``size`` (antialiased bilinear).
+
+    An image smaller than ``size`` is an error: upscaling would invent the detail a solver is
+    scored on.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be an integer >= 1, got {size!r}")
     h, w = x.shape[-2:]
     side = min(h, w)
+    if side < size:
+        raise ValueError(f"image is {h}x{w}, smaller than {size}x{size}; use a larger image or a smaller size")
     top, left = (h - side) // 2, (w - side) // 2
     x = x[..., top:top + side, left:left + side]
     if side != size:
@@ -42,11 +100,20 @@ def to_uint8(x: Tensor) -> np.ndarray:
     return ((x.detach().cpu().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
 
 
+def image_format(path: str | Path) -> str:
+    """The PIL format of ``path``'s suffix (``.png`` -> PNG, ``.jpg`` -> JPEG, ...); ValueError if none."""
+    suffix = Path(path).suffix.lower()
+    formats = Image.registered_extensions()
+    if suffix not in formats or suffix in (".pdf", ".eps", ".ps"):
+        known = ", ".join(s for s in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp") if s in formats)
+        raise ValueError(f"cannot tell the image format of {Path(path).name!r} from its suffix; use one of {known}")
+    return formats[suffix]
+
+
 def save_image(x: Tensor, path: str | Path) -> Path:
-    """Write (1, 3, H, W) / (3, H, W) in [-1, 1] as PNG, atomically (temp file, then rename)."""
+    """Write (1, 3, H, W) / (3, H, W) in [-1, 1] in the format of ``path``'s suffix, atomically
+    (a new temporary file in the same folder, then a rename). The folder is created if missing."""
     path = Path(path)
+    fmt = image_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(to_uint8(x)).save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    return atomic_write(path, lambda tmp: Image.fromarray(to_uint8(x)).save(tmp, format=fmt))

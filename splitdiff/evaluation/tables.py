@@ -13,8 +13,12 @@ import json
 import math
 from collections import defaultdict
 
+from pathlib import Path
+
 import numpy as np
 from scipy import stats
+
+from .config import sigma_text
 
 METRICS = ("psnr", "ssim", "lpips", "residual", "seconds")
 HEADERS = {"psnr": "PSNR ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓", "residual": "residual", "seconds": "s / image"}
@@ -56,6 +60,11 @@ def _cell(group: dict, metric: str) -> str:
     return f"{mean:.{d}f}" if not math.isfinite(half) else f"{mean:.{d}f} ± {half:.{d}f}"
 
 
+def _text(value) -> str:
+    """A table cell: one line, no column separators (an error message may hold both)."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
 def _order(values):
     return list(dict.fromkeys(values))
 
@@ -70,7 +79,7 @@ def markdown(groups: list[dict], layout: str = "table1", errors: list[dict] | No
                       "|---|---|---|---|" + "---|" * len(METRICS)]
             for g in mine:
                 cells = " | ".join(_cell(g, m) for m in METRICS)
-                lines.append(f"| {g['task']} | {g['sigma_y']:g} | {g['method']} | {g['n']} | {cells} |")
+                lines.append(f"| {g['task']} | {sigma_text(g['sigma_y'])} | {g['method']} | {g['n']} | {cells} |")
             lines.append("")
             continue
         for sigma in _order(g["sigma_y"] for g in mine):
@@ -78,7 +87,7 @@ def markdown(groups: list[dict], layout: str = "table1", errors: list[dict] | No
             tasks, methods = _order(g["task"] for g in at), _order(g["method"] for g in at)
             cell = {(g["method"], g["task"]): g for g in at}
             for metric in ("psnr", "ssim", "lpips", "residual"):
-                lines += [f"## {dataset}, σ_y = {sigma:g}: {HEADERS[metric]}", "",
+                lines += [f"## {dataset}, σ_y = {sigma_text(sigma)}: {HEADERS[metric]}", "",
                           "| variant | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
                 for method in methods:
                     row = [_cell(cell[(method, t)], metric) if (method, t) in cell else "–" for t in tasks]
@@ -86,7 +95,7 @@ def markdown(groups: list[dict], layout: str = "table1", errors: list[dict] | No
                 lines.append("")
     if errors:
         lines += ["## Skipped items", "", "| item | reason |", "|---|---|"]
-        lines += [f"| {e['key']} | {e['error']} |" for e in errors]
+        lines += [f"| {_text(e['key'])} | {_text(e['error'])} |" for e in errors]
         lines.append("")
     return "\n".join(lines)
 
@@ -105,3 +114,42 @@ def to_json(groups: list[dict], errors: list[dict]) -> str:
         return None if isinstance(v, float) and not math.isfinite(v) else v
 
     return json.dumps({"groups": [{k: clean(v) for k, v in g.items()} for g in groups], "skipped": errors}, indent=1)
+
+
+_GROUP_KEYS = ("dataset", "task", "sigma_y", "method", "n")
+
+
+def _number(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _check_group(g, where: str) -> dict:
+    if not isinstance(g, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(g).__name__}")
+    missing = [k for k in _GROUP_KEYS + tuple(k for m in METRICS for k in (m, f"{m}_ci95")) if k not in g]
+    if missing:
+        raise ValueError(f"{where}: missing keys {missing}")
+    bad = [k for k in ("sigma_y", "n") + tuple(k for m in METRICS for k in (m, f"{m}_ci95"))
+           if not _number(g[k]) or (k in ("sigma_y", "n") and g[k] is None)]
+    if bad:
+        raise ValueError(f"{where}: expected numbers for {bad}")
+    return {k: math.nan if v is None else v for k, v in g.items()}
+
+
+def read_table_json(path: str | Path) -> tuple[list[dict], list[dict]]:
+    """The groups and skipped items of an evaluation's ``table.json`` (as :func:`to_json` writes
+    it), checked; ValueError naming the file and what is wrong. Missing metrics (null) become NaN."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read {path}: {err}") from None
+    except ValueError as err:
+        raise ValueError(f"{path} is not JSON ({err}); expected the table.json of splitdiff evaluate") from None
+    if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
+        raise ValueError(f"{path}: expected an object with a list 'groups' (the table.json of splitdiff evaluate)")
+    groups = [_check_group(g, f"{path}: groups[{i}]") for i, g in enumerate(data["groups"])]
+    skipped = data.get("skipped", [])
+    if not isinstance(skipped, list) or not all(isinstance(e, dict) and "key" in e and "error" in e for e in skipped):
+        raise ValueError(f"{path}: 'skipped' must be a list of {{key, error}} objects")
+    return groups, skipped

@@ -11,9 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..checks import check_positive, check_positive_int
 from .base import LinearOperator
-from .kernels import gaussian_kernel_1d, motion_kernel
+from .kernels import MAX_KERNEL_SIZE, check_kernel_size, check_std, gaussian_kernel_1d, motion_kernel
 from .separable import SeparableOperator, reflect_index
 
 
@@ -21,21 +20,17 @@ _DIRECT_MAX_TAPS = 15 * 15
 
 
 class Blur(LinearOperator):
-    """Blur with a user kernel (kh, kw), odd sizes; input (N, C, H, W) with H, W > k // 2."""
+    """Blur with a user kernel (kh, kw): real, finite, odd sides of at most MAX_KERNEL_SIZE;
+    input (N, C, H, W) with H > kh // 2 and W > kw // 2."""
 
     task = None
 
     def __init__(self, kernel: np.ndarray | Tensor, sigma: float = 0.05) -> None:
         super().__init__(sigma)
-        k = torch.as_tensor(np.asarray(kernel, dtype=np.float64) if not isinstance(kernel, Tensor) else kernel)
-        if k.dim() != 2 or k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0:
-            raise ValueError(f"kernel must be a 2-D array with odd sides, got shape {tuple(k.shape)}")
-        if not bool(torch.isfinite(k).all()):
-            raise ValueError("kernel contains NaN or Inf values")
-        self.register_buffer("kernel", k.to(torch.float64))
+        self.register_buffer("kernel", _check_kernel(kernel))
 
-    def check_input(self, x: Tensor) -> Tensor:
-        super().check_input(x)
+    def check_shape(self, x: Tensor) -> Tensor:
+        super().check_shape(x)
         ph, pw = self.kernel.shape[0] // 2, self.kernel.shape[1] // 2
         if x.shape[-2] <= ph or x.shape[-1] <= pw:
             raise ValueError(
@@ -56,6 +51,25 @@ class Blur(LinearOperator):
         size = padded.shape[-2:]
         spectrum = torch.fft.rfft2(padded) * torch.conj(torch.fft.rfft2(kernel, s=size))
         return torch.fft.irfft2(spectrum, s=size)[..., : x.shape[-2], : x.shape[-1]]
+
+
+def _check_kernel(kernel: object) -> Tensor:
+    """A user kernel as a float64 tensor (kh, kw); ValueError unless it is a real, finite 2-D
+    array with odd sides of at most MAX_KERNEL_SIZE."""
+    try:
+        k = kernel if isinstance(kernel, Tensor) else torch.as_tensor(np.asarray(kernel))
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"kernel must be a 2-D array of real numbers, got {type(kernel).__name__}") from None
+    if k.is_complex() or k.dtype == torch.bool:
+        raise ValueError(f"kernel must be real (a float or integer array), got dtype {k.dtype}")
+    if k.dim() != 2 or k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0:
+        raise ValueError(f"kernel must be a 2-D array with odd sides, got shape {tuple(k.shape)}")
+    if max(k.shape) > MAX_KERNEL_SIZE:
+        raise ValueError(f"kernel sides must be at most {MAX_KERNEL_SIZE} (MAX_KERNEL_SIZE), got shape {tuple(k.shape)}")
+    k = k.detach().to(torch.float64)
+    if not bool(torch.isfinite(k).all()):
+        raise ValueError("kernel contains NaN or Inf values")
+    return k
 
 
 class MotionBlur(Blur):
@@ -90,17 +104,21 @@ class GaussianBlur(SeparableOperator):
 
     def __init__(self, kernel_size: int = 61, std: float = 3.0, sigma: float = 0.05) -> None:
         super().__init__(sigma)
-        self.kernel_size = check_positive_int(kernel_size, "kernel_size")
+        self.kernel_size = check_kernel_size(kernel_size)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
-        self.std = check_positive(std, "std")
+        self.std = check_std(std, self.kernel_size)
         self.taps = gaussian_kernel_1d(kernel_size, std)
 
-    def check_input(self, x: Tensor) -> Tensor:
-        super().check_input(x)
+    def check_shape(self, x: Tensor) -> Tensor:
+        super().check_shape(x)
         for side in x.shape[-2:]:
-            reflect_index(side, self.kernel_size // 2)
+            self.out_length(side)
         return x
+
+    def out_length(self, length: int) -> int:
+        reflect_index(length, self.kernel_size // 2)  # raises where the reflection padding does not fit
+        return length
 
     def axis_matrix(self, length: int) -> np.ndarray:
         pad = self.kernel_size // 2

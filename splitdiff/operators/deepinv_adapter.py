@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..checks import check_shape_chw, check_shape_nchw, check_tensor_nchw
 from .base import LinearOperator, Operator
 
 
@@ -41,6 +42,16 @@ def _gaussian_sigma(physics, sigma: float | None) -> float:
     return float(torch.as_tensor(value).flatten()[0])
 
 
+def _physics_call(fn, t: Tensor, what: str) -> Tensor:
+    """``fn(t)`` for a deepinv physics method ``what``: deepinv refuses shapes it cannot take
+    with assorted exceptions; they become one-line ValueErrors here."""
+    try:
+        return fn(t)
+    except (RuntimeError, IndexError, ValueError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"deepinv physics {what} failed on a tensor of shape {tuple(t.shape)}: {reason}") from err
+
+
 class DeepinvOperator(Operator):
     """A deepinv ``Physics`` as a (nonlinear) splitdiff operator: ``forward = physics.A``.
 
@@ -55,16 +66,30 @@ class DeepinvOperator(Operator):
         if not isinstance(physics, deepinv.physics.Physics):
             raise ValueError(f"expected a deepinv Physics, got {type(physics).__name__}")
         super().__init__(_gaussian_sigma(physics, sigma))
+        if image_shape is not None:
+            image_shape = check_shape_chw(image_shape, "image_shape")
         self.physics, self.image_shape, self.task = physics, image_shape, task
+        self._output_shapes: dict = {}
+
+    def check_shape(self, x: Tensor) -> Tensor:
+        super().check_shape(x)
+        if self.image_shape is not None and tuple(x.shape[1:]) != tuple(self.image_shape):
+            raise ValueError(f"x must have shape (N, {', '.join(map(str, self.image_shape))}) (image_shape), "
+                             f"got {tuple(x.shape)}")
+        return x
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.physics.A(x)
+        return _physics_call(self.physics.A, x, "A")
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        with torch.no_grad():
-            return tuple(self.physics.A(torch.zeros(input_shape)).shape)
+        shape = check_shape_nchw(input_shape, "input_shape")
+        if shape not in self._output_shapes:  # one evaluation per shape: data_gradient asks every call
+            with torch.no_grad():
+                self._output_shapes[shape] = tuple(_physics_call(self.physics.A, torch.zeros(shape), "A").shape)
+        return self._output_shapes[shape]
 
     def input_shape(self, output_shape: tuple[int, ...]) -> tuple[int, ...]:
+        output_shape = check_shape_nchw(output_shape, "output_shape")
         if self.image_shape is None:
             raise ValueError("pass image_shape=(C, H, W) to know which images give this measurement")
         return (output_shape[0], *self.image_shape)
@@ -74,13 +99,16 @@ class DeepinvLinearOperator(DeepinvOperator, LinearOperator):
     """A deepinv ``LinearPhysics`` as a splitdiff linear operator (``adjoint = physics.A_adjoint``)."""
 
     def adjoint(self, y: Tensor) -> Tensor:
-        return self.physics.A_adjoint(y)
+        # structure only: a full shape check would cost two more physics calls per adjoint (CG loops)
+        check_tensor_nchw(y, "y")
+        return _physics_call(self.physics.A_adjoint, y, "A_adjoint")
 
     def input_shape(self, output_shape: tuple[int, ...]) -> tuple[int, ...]:
+        output_shape = check_shape_nchw(output_shape, "output_shape")
         if self.image_shape is not None:
             return (output_shape[0], *self.image_shape)
         with torch.no_grad():
-            return tuple(self.physics.A_adjoint(torch.zeros(output_shape)).shape)
+            return tuple(_physics_call(self.physics.A_adjoint, torch.zeros(output_shape), "A_adjoint").shape)
 
 
 def from_deepinv(physics, sigma: float | None = None, image_shape: tuple[int, int, int] | None = None,

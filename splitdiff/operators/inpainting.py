@@ -11,8 +11,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..checks import check_positive_int
-from .base import LinearOperator, _as_rho
+from ..checks import check_int_range, check_positive_int, is_integer, is_real_number
+from .base import LinearOperator, _as_rho, _broadcasts_to
+
+#: numpy's ``RandomState`` takes seeds in [0, 2**32 - 1].
+MAX_SEED = 2**32 - 1
 
 
 def box_mask(
@@ -29,8 +32,11 @@ def box_mask(
     Without ``position`` (top, left) the hole is placed like DPS's ``random_sq_bbox`` with
     ``numpy.random.RandomState(seed)``.
     """
-    box = height // 2 if box is None else check_positive_int(box, "box")
-    margin = height // 16 if margin is None else int(margin)
+    height, width = _check_size(height, "height"), _check_size(width, "width")
+    box, margin, position = _check_box_options(box, margin, position)
+    seed = _check_seed(seed)
+    box = height // 2 if box is None else box
+    margin = height // 16 if margin is None else margin
     if position is None:
         if height - margin - box <= margin or width - margin - box <= margin:
             raise ValueError(
@@ -42,7 +48,7 @@ def box_mask(
         top = rng.randint(margin, height - margin - box)
         left = rng.randint(margin, width - margin - box)
     else:
-        top, left = (int(p) for p in position)
+        top, left = position
         if not (0 <= top and top + box <= height and 0 <= left and left + box <= width):
             raise ValueError(f"box at {position} of side {box} lies outside a {height}x{width} image")
     mask = np.ones((height, width))
@@ -52,15 +58,58 @@ def box_mask(
 
 def random_mask(height: int, width: int, drop: tuple[float, float] = (0.70, 0.71), seed: int = 0) -> np.ndarray:
     """A (height, width) mask dropping ``int(p * H * W)`` pixels, ``p ~ U(drop)``, like DDiff (seed 0)."""
-    low, high = drop
-    if not 0 <= low <= high < 1:
-        raise ValueError(f"drop must be a range (low, high) with 0 <= low <= high < 1, got {drop!r}")
-    rng = np.random.RandomState(seed)
+    height, width = _check_size(height, "height"), _check_size(width, "width")
+    low, high = _check_drop(drop)
+    rng = np.random.RandomState(_check_seed(seed))
     total = height * width
     count = int(rng.uniform(low, high) * total)
     mask = np.ones(total)
     mask[rng.choice(total, count, replace=False)] = 0.0
     return mask.reshape(height, width)
+
+
+def _check_size(value: object, name: str) -> int:
+    if not is_integer(value) or value < 1:  # type: ignore[operator]
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)  # type: ignore[arg-type]
+
+
+def _check_seed(seed: object) -> int:
+    return check_int_range(seed, "seed", 0, MAX_SEED)
+
+
+def _check_drop(drop: object) -> tuple[float, float]:
+    """``drop`` as (low, high) with 0 <= low <= high < 1 (the fraction of pixels dropped)."""
+    pair = tuple(drop) if isinstance(drop, (tuple, list)) else ()
+    if not (len(pair) == 2 and all(is_real_number(p) for p in pair) and 0 <= pair[0] <= pair[1] < 1):
+        raise ValueError(f"drop must be a range (low, high) with 0 <= low <= high < 1, got {drop!r}")
+    return float(pair[0]), float(pair[1])
+
+
+def _check_box_options(box: object, margin: object, position: object) -> tuple:
+    """``box`` (int >= 1 or None), ``margin`` (int >= 0 or None), ``position`` ((top, left) or None)."""
+    if box is not None:
+        box = check_positive_int(int(box) if is_integer(box) else box, "box")
+    if margin is not None and (not is_integer(margin) or margin < 0):
+        raise ValueError(f"margin must be an integer >= 0, got {margin!r}")
+    if position is not None:
+        pair = tuple(position) if isinstance(position, (tuple, list)) else ()
+        if len(pair) != 2 or not all(is_integer(p) for p in pair):
+            raise ValueError(f"position must be a pair of integers (top, left), got {position!r}")
+        position = (int(pair[0]), int(pair[1]))
+    return box, None if margin is None else int(margin), position
+
+
+def _check_mask(mask: object) -> Tensor:
+    """A user mask as a tensor of the default dtype: 0/1 values, 2 to 4 non-empty dimensions."""
+    try:
+        m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, Tensor) else mask)
+        m = m.detach().to(torch.get_default_dtype())
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"mask must be a 0/1 array of 2 to 4 dimensions, got {type(mask).__name__}") from None
+    if m.dim() < 2 or m.dim() > 4 or m.numel() == 0 or not bool(((m == 0) | (m == 1)).all()):
+        raise ValueError(f"mask must be a non-empty 0/1 array of 2 to 4 dimensions, got shape {tuple(m.shape)}")
+    return m
 
 
 class Inpainting(LinearOperator):
@@ -86,47 +135,55 @@ class Inpainting(LinearOperator):
             raise ValueError(f"mask_type must be 'box' or 'random', got {mask_type!r}")
         self.mask_type = mask_type
         self.task = f"{mask_type}_inpainting"
-        self.options = dict(box=box, margin=margin, position=position, drop=drop, seed=seed)
-        self._fixed = None
-        if mask is not None:
-            m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, Tensor) else mask).to(torch.get_default_dtype())
-            if m.dim() < 2 or m.dim() > 4 or not bool(((m == 0) | (m == 1)).all()):
-                raise ValueError(f"mask must be a 0/1 array of 2 to 4 dimensions, got shape {tuple(m.shape)}")
-            self._fixed = m
+        box, margin, position = _check_box_options(box, margin, position)
+        self.options = dict(box=box, margin=margin, position=position, drop=_check_drop(drop), seed=_check_seed(seed))
+        self._fixed = None if mask is None else _check_mask(mask)
         self._cache: dict = {}
+        self._arrays: dict = {}
 
     def mask(self, x: Tensor) -> Tensor:
         """The mask for images shaped like ``x``, broadcastable to ``x``."""
         h, w = x.shape[-2:]
         if self._fixed is not None:
-            m = self._fixed.to(device=x.device, dtype=x.dtype)
-            try:
-                torch.broadcast_shapes(m.shape, x.shape)
-            except RuntimeError:
-                raise ValueError(f"mask of shape {tuple(m.shape)} does not fit images of shape {tuple(x.shape)}") from None
-            return m
+            self._check_fixed_fits(x)
+            return self._fixed.to(device=x.device, dtype=x.dtype)
         key = (h, w, x.dtype, str(x.device))
         if key not in self._cache:
-            o = self.options
-            if self.mask_type == "box":
-                m = box_mask(h, w, o["box"], o["margin"], o["position"], o["seed"])
-            else:
-                m = random_mask(h, w, o["drop"], o["seed"])
-            self._cache[key] = torch.as_tensor(m, dtype=x.dtype, device=x.device)
+            self._cache[key] = torch.as_tensor(self._array(h, w), dtype=x.dtype, device=x.device)
         return self._cache[key]
 
-    def check_input(self, x: Tensor) -> Tensor:
-        super().check_input(x)
-        self.mask(x)
+    def _array(self, h: int, w: int) -> np.ndarray:
+        """The drawn (h, w) mask (cached): ValueError where a box does not fit."""
+        if (h, w) not in self._arrays:
+            o = self.options
+            if self.mask_type == "box":
+                self._arrays[h, w] = box_mask(h, w, o["box"], o["margin"], o["position"], o["seed"])
+            else:
+                self._arrays[h, w] = random_mask(h, w, o["drop"], o["seed"])
+        return self._arrays[h, w]
+
+    def _check_fixed_fits(self, x: Tensor) -> None:
+        # the mask may broadcast over x, but not x over the mask: A(x) keeps x's shape
+        if not _broadcasts_to(self._fixed.shape, x.shape):
+            raise ValueError(f"mask of shape {tuple(self._fixed.shape)} does not fit images of shape {tuple(x.shape)}")
+
+    def check_shape(self, x: Tensor) -> Tensor:
+        super().check_shape(x)
+        if self._fixed is not None:
+            self._check_fixed_fits(x)
+        else:
+            self._array(x.shape[-2], x.shape[-1])
         return x
 
     def forward(self, x: Tensor) -> Tensor:
         return self.mask(x) * x
 
     def adjoint(self, y: Tensor) -> Tensor:
+        self.check_measurement_shape(y)
         return self.mask(y) * y
 
     def proximal(self, v: Tensor, y: Tensor, rho: float | Tensor) -> Tensor:
+        y = self.check_pair(v, y, "v")
         rho = _as_rho(rho, v)
         m = self.mask(v)
         return (m * y + rho * v) / (m + rho)

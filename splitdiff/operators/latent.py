@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import check_image
-from .base import Operator
+from ..checks import check_finite, check_tensor_nchw
+from .base import Operator, _shaped
 
 
 class LatentOperator(Operator):
@@ -33,8 +33,18 @@ class LatentOperator(Operator):
     def input_shape(self, output_shape: tuple[int, ...]) -> tuple[int, ...]:
         return self.latent_prior.latent_shape(self.pixel_operator.input_shape(tuple(output_shape)))
 
+    def check_shape(self, z: Tensor) -> Tensor:
+        """Structural check of latents ``z`` (N, c, h, w) and of the images they decode to (by
+        shape only: no decoding)."""
+        check_tensor_nchw(z, "latent")
+        shape = self.latent_prior.image_shape_of(tuple(z.shape))
+        self.pixel_operator.check_shape(_shaped(shape, z.dtype))
+        return z
+
     def check_input(self, z: Tensor) -> Tensor:
-        check_image(z, "latent")
+        self.check_shape(z)
+        check_finite(z, "latent")
+        # the pixel operator's own check_input, too (it may be overridden with more than shapes)
         shape = self.latent_prior.image_shape_of(tuple(z.shape))
         self.pixel_operator.check_input(torch.zeros(shape, dtype=z.dtype, device=z.device))
         return z

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_image
+from ..checks import check_int_range, check_number_range, check_tensor_nchw
 from .base import Operator
 
 #: bkse ``options/generate_blur/default.yml`` (the GOPRO_wVAE model).
@@ -162,9 +162,22 @@ class NonlinearBlur(Operator):
         options = {**KERNEL_WIZARD_DEFAULTS, **(network or {})}
         self.wizard = load_strict(KernelWizard(**options), read_state_dict(checkpoint), str(checkpoint))
         self.wizard.eval().requires_grad_(False)
-        self.seed, self.code_scale = seed, code_scale
-        self.register_buffer("code", None if code is None else torch.as_tensor(code))
+        self.channels = int(options["input_nc"])
+        self.seed = check_int_range(seed, "seed", 0, 2**63 - 1)  # torch.Generator.manual_seed
+        self.code_scale = check_number_range(code_scale, "code_scale", 0.0, 1e3, low_open=False)
+        self.register_buffer("code", None if code is None else self._check_code(code))
         self._codes: dict = {}
+
+    def _check_code(self, code: object) -> Tensor:
+        """An explicit kernel code: a finite float tensor (1, kernel_dim, h, w)."""
+        if not isinstance(code, Tensor) or not code.is_floating_point():
+            raise ValueError(f"code must be a float tensor (1, {self.wizard.kernel_dim}, H/128, W/128), "
+                             f"got {type(code).__name__}")
+        if code.dim() != 4 or code.shape[0] != 1 or code.shape[1] != self.wizard.kernel_dim or min(code.shape) < 1:
+            raise ValueError(f"code must have shape (1, {self.wizard.kernel_dim}, H/128, W/128), got {tuple(code.shape)}")
+        if not bool(torch.isfinite(code).all()):
+            raise ValueError("code contains NaN or Inf values; expected finite numbers")
+        return code
 
     def kernel_code(self, h: int, w: int, like: Tensor) -> Tensor:
         if self.code is not None:
@@ -175,13 +188,19 @@ class NonlinearBlur(Operator):
             self._codes[key] = torch.randn(1, self.wizard.kernel_dim, h // 128, w // 128, generator=g) * self.code_scale
         return self._codes[key].to(like)
 
-    def check_input(self, x: Tensor) -> Tensor:
-        check_image(x, "x", channels=3)
+    def check_shape(self, x: Tensor) -> Tensor:
+        check_tensor_nchw(x, "x", channels=self.channels)
         if x.shape[-1] % 128 or x.shape[-2] % 128:
             raise ValueError(f"nonlinear_blur needs image sides that are multiples of 128, got {tuple(x.shape[-2:])}")
+        if self.code is not None and tuple(self.code.shape[-2:]) != (x.shape[-2] // 128, x.shape[-1] // 128):
+            raise ValueError(f"the kernel code of shape {tuple(self.code.shape)} fits images of "
+                             f"{128 * self.code.shape[-2]}x{128 * self.code.shape[-1]} pixels, got {tuple(x.shape[-2:])}")
         return x
 
     def forward(self, x: Tensor) -> Tensor:
-        code = self.kernel_code(x.shape[-2], x.shape[-1], x).expand(x.shape[0], -1, -1, -1)
-        blurred = self.wizard.adapt_kernel((x + 1) / 2, code)
+        # the network runs in its own dtype (float32 weights take float64 images, and back)
+        net_dtype = next(self.wizard.parameters()).dtype
+        image = ((x + 1) / 2).to(net_dtype)
+        code = self.kernel_code(x.shape[-2], x.shape[-1], image).expand(x.shape[0], -1, -1, -1)
+        blurred = self.wizard.adapt_kernel(image, code).to(x.dtype)
         return (blurred * 2 - 1).clamp(-1, 1)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from torch import Tensor
 
-from ..checks import check_positive_int
+from ..checks import check_positive_int, check_shape_nchw
 from .separable import SeparableOperator
 
 
@@ -62,21 +63,24 @@ class SuperResolution(SeparableOperator):
         self.scale = check_positive_int(scale, "scale")
         self.antialias = bool(antialias)
 
-    def check_input(self, x):
-        super().check_input(x)
+    def check_shape(self, x: Tensor) -> Tensor:
+        super().check_shape(x)
         h, w = x.shape[-2:]
         if h % self.scale or w % self.scale:
             raise ValueError(f"super-resolution x{self.scale} needs image sides divisible by {self.scale}, got {h}x{w}")
         return x
 
-    def axis_matrix(self, length: int) -> np.ndarray:
+    def out_length(self, length: int) -> int:
         if length % self.scale:
             raise ValueError(f"super-resolution x{self.scale} needs image sides divisible by {self.scale}, got {length}")
-        out = length // self.scale
+        return length // self.scale
+
+    def axis_matrix(self, length: int) -> np.ndarray:
+        out = self.out_length(length)
         return imresize_matrix(length, out, 1.0 / self.scale, self.antialias)
 
     def input_shape(self, output_shape: tuple[int, ...]) -> tuple[int, ...]:
-        n, c, h, w = output_shape
+        n, c, h, w = check_shape_nchw(output_shape, "output_shape")
         return (n, c, h * self.scale, w * self.scale)
 
     def extra_repr(self) -> str:

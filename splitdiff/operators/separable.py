@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..checks import check_shape_nchw
 from .base import LinearOperator, _as_rho
 
 
@@ -23,6 +24,11 @@ class SeparableOperator(LinearOperator):
         """The float64 matrix (out_length, length) applied along an axis of ``length`` pixels."""
         raise NotImplementedError  # abstractmethod: each separable operator defines its 1-D matrix
 
+    def out_length(self, length: int) -> int:
+        """Output length along an axis of ``length`` pixels (ValueError where the axis cannot take
+        it); subclasses override this with arithmetic, to spare building the matrix."""
+        return self.axis_matrix(length).shape[0]
+
     def _matrices(self, h: int, w: int, like: Tensor) -> tuple[Tensor, Tensor]:
         return (
             _cached_tensor(self, h, like.dtype, like.device),
@@ -30,19 +36,20 @@ class SeparableOperator(LinearOperator):
         )
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        n, c, h, w = input_shape
-        return (n, c, self.axis_matrix(h).shape[0], self.axis_matrix(w).shape[0])
+        n, c, h, w = check_shape_nchw(input_shape, "input_shape")
+        return (n, c, self.out_length(h), self.out_length(w))
 
     def forward(self, x: Tensor) -> Tensor:
         mh, mw = self._matrices(x.shape[-2], x.shape[-1], x)
         return mh @ x @ mw.T
 
     def adjoint(self, y: Tensor) -> Tensor:
-        n, c, h, w = self.input_shape(tuple(y.shape))
+        n, c, h, w = self.check_measurement_shape(y)
         mh, mw = self._matrices(h, w, y)
         return mh.T @ y @ mw
 
     def proximal(self, v: Tensor, y: Tensor, rho: float | Tensor) -> Tensor:
+        y = self.check_pair(v, y, "v")
         rho = _as_rho(rho, v)
         h, w = v.shape[-2:]
         (lh, qh), (lw, qw) = _gram_eigh(self, h), _gram_eigh(self, w)

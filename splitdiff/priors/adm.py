@@ -42,24 +42,49 @@ def _as_tuple(value: str | Sequence, cast) -> tuple:
     return tuple(cast(v) for v in value)
 
 
+def _flag(f: dict, key: str, cast):
+    value = f[key]
+    try:
+        if cast is int and (isinstance(value, bool) or float(value) != int(value)):
+            raise ValueError
+        return cast(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"ADM flag {key} must be {cast.__name__}, got {value!r}") from None
+
+
+def _flag_tuple(f: dict, key: str, cast) -> tuple:
+    try:
+        return _as_tuple(f[key], cast)
+    except (TypeError, ValueError):
+        raise ValueError(f"ADM flag {key} must be a comma-separated string or a list of numbers, got {f[key]!r}") from None
+
+
 def create_unet(**flags: Any) -> UNetModel:
-    """guided-diffusion's ``create_model`` with its flag names (unknown flags are errors)."""
+    """guided-diffusion's ``create_model`` with its flag names (unknown flags and values of the
+    wrong type are errors). Build it inside ``with torch.device("meta"):`` to get the layout
+    without allocating weights."""
     unknown = set(flags) - set(ADM_DEFAULTS)
     if unknown:
         raise ValueError(f"unknown ADM flags {sorted(unknown)}; known: {sorted(ADM_DEFAULTS)}")
     f = {**ADM_DEFAULTS, **flags}
-    size = int(f["image_size"])
-    mult = _as_tuple(f["channel_mult"], float) or _DEFAULT_MULT.get(size)
+    size = _flag(f, "image_size", int)
+    channels = _flag(f, "num_channels", int)
+    if size < 1 or channels < 1 or _flag(f, "num_res_blocks", int) < 0:
+        raise ValueError(f"ADM flags image_size, num_channels must be >= 1 and num_res_blocks >= 0, got "
+                         f"{size}, {channels}, {f['num_res_blocks']}")
+    mult = _flag_tuple(f, "channel_mult", float) or _DEFAULT_MULT.get(size)
     if not mult:
         raise ValueError(f"no default channel_mult for image_size {size}; pass channel_mult")
     mult = tuple(int(m) if float(m).is_integer() else m for m in mult)
-    attention = tuple(size // int(r) for r in _as_tuple(f["attention_resolutions"], int))
+    resolutions = _flag_tuple(f, "attention_resolutions", int)
+    if any(r < 1 for r in resolutions):
+        raise ValueError(f"ADM flag attention_resolutions must be positive, got {f['attention_resolutions']!r}")
     return UNetModel(
-        image_size=size, in_channels=3, model_channels=int(f["num_channels"]),
-        out_channels=6 if f["learn_sigma"] else 3, num_res_blocks=int(f["num_res_blocks"]),
-        attention_resolutions=attention, dropout=float(f["dropout"]), channel_mult=mult,
-        num_classes=1000 if f["class_cond"] else None, num_heads=int(f["num_heads"]),
-        num_head_channels=int(f["num_head_channels"]), num_heads_upsample=int(f["num_heads_upsample"]),
+        image_size=size, in_channels=3, model_channels=channels,
+        out_channels=6 if f["learn_sigma"] else 3, num_res_blocks=_flag(f, "num_res_blocks", int),
+        attention_resolutions=tuple(size // r for r in resolutions), dropout=_flag(f, "dropout", float),
+        channel_mult=mult, num_classes=1000 if f["class_cond"] else None, num_heads=_flag(f, "num_heads", int),
+        num_head_channels=_flag(f, "num_head_channels", int), num_heads_upsample=_flag(f, "num_heads_upsample", int),
         use_scale_shift_norm=bool(f["use_scale_shift_norm"]), resblock_updown=bool(f["resblock_updown"]),
         use_new_attention_order=bool(f["use_new_attention_order"]),
     )
@@ -97,6 +122,7 @@ def adm(
     random_init: bool = False,
     dtype: torch.dtype | None = None,
     device: str | torch.device = "cpu",
+    trusted: bool = False,
     **flags: Any,
 ) -> ADMPrior:
     """An ADM prior from a guided-diffusion checkpoint (``.pt`` or ``.safetensors``).
@@ -105,14 +131,22 @@ def adm(
     None (guided-diffusion's defaults); ``flags`` override guided-diffusion flags. Keys and shapes must match exactly. Without a
     checkpoint the weights would be random: that needs ``random_init=True`` (tests, training).
     ``dtype=torch.float16`` / ``bfloat16`` runs the network in half precision (GPU).
+    The file is read without running code from it (``trusted=True`` unpickles it fully; see
+    :func:`splitdiff.priors.read_state_dict`), and its keys and shapes are checked against the
+    flags before any weight is allocated.
     """
     if config is not None and config not in ADM_PRESETS:
         raise ValueError(f"unknown ADM config {config!r}; known: {', '.join(ADM_PRESETS)} or None")
     options = {**(ADM_PRESETS[config] if config else {}), **flags}
-    net = create_unet(**options)
     if checkpoint is not None:
-        load_strict(net, read_state_dict(checkpoint), source=str(checkpoint))
-    elif not random_init:
+        state = read_state_dict(checkpoint, trusted=trusted)
+        # the layout is built without weights, so flags that do not fit the file never allocate
+        with torch.device("meta"):
+            net = create_unet(**options)
+        load_strict(net, state, source=str(checkpoint))
+    elif random_init:
+        net = create_unet(**options)
+    else:
         raise ValueError("adm needs checkpoint=PATH (e.g. ffhq_10m.pt); pass random_init=True for random weights")
     net = net.to(device=device, dtype=dtype or torch.float32).eval().requires_grad_(False)
     return ADMPrior(net, bool(options["learn_sigma"]), dtype)

@@ -1,9 +1,21 @@
-"""Reading checkpoints safely and loading them strictly: never random weights by accident."""
+"""Reading checkpoints safely and loading them strictly: never random weights by accident, and
+never code from a file.
+
+PyTorch checkpoints are pickles, and a pickle can run any code when it is loaded. splitdiff
+reads them with ``torch.load(weights_only=True)``, PyTorch's restricted unpickler, which
+rebuilds tensors and containers and calls nothing else. Training checkpoints (Lightning, the
+CompVis LDM ``model.ckpt``) also hold other objects (callbacks, numpy scalars, optimizer
+settings); those are replaced by inert placeholders, :class:`OpaqueObject`, that import and
+run nothing, and only the tensors are kept. Full unpickling, which runs whatever the file
+says, happens only with ``trusted=True`` (the command line's ``--trust-checkpoint``).
+"""
 
 from __future__ import annotations
 
-import pickle
+import re
+import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -13,14 +25,81 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the model; the message says how."""
 
 
-def read_state_dict(path: str | Path, prefix: str = "", trusted: bool = False) -> dict[str, Tensor]:
-    """Tensors of a ``.pt`` / ``.pth`` / ``.ckpt`` (``torch.load(weights_only=True)``) or
-    ``.safetensors`` file. A Lightning-style ``{"state_dict": ...}`` is unwrapped. With
-    ``prefix``, only keys starting with it are kept, with the prefix removed.
+class OpaqueObject:
+    """Stands in for an object of a class the reader does not import (``qualname``): it takes
+    any constructor arguments and state and keeps only the class name. Never callable code."""
 
-    ``trusted=True`` allows full unpickling: only for files whose origin you trust.
+    qualname = "?"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<opaque {self.qualname}>"
+
+
+def _opaque(qualname: str) -> type:
+    return type("OpaqueObject", (OpaqueObject,), {"qualname": qualname, "__module__": __name__})
+
+
+def safe_load(path: str | Path) -> Any:
+    """The content of a PyTorch file, read without running code from it.
+
+    Tensors and plain containers come back as they are; objects of any other class come
+    back as :class:`OpaqueObject` placeholders. Raises :class:`CheckpointError` for a file
+    that is not a readable PyTorch file.
+    """
+    path = Path(path)
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:  # noqa: BLE001 - not a zip checkpoint: the legacy format, read with no placeholders
+        names = []
+    # torch refuses these modules whatever the allow-list says: only a hostile file names them
+    blocked = [n for n in names if n.split(".")[0] in ("os", "posix", "nt", "sys", "subprocess", "builtins")]
+    if blocked:
+        raise CheckpointError(f"{path} asks to call {', '.join(blocked)} when loaded: it is not a checkpoint splitdiff "
+                              "will open (it may be malicious)")
+    try:
+        with torch.serialization.safe_globals([(_opaque(name), name) for name in names]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - the restricted unpickler refused or the file is broken
+        refused = re.search(r"GLOBAL ([\w.]+)", str(err))
+        if refused:
+            raise CheckpointError(f"{path} asks to load {refused.group(1)}, which splitdiff does not unpickle; if "
+                                  "you trust the file's origin, pass trusted=True (--trust-checkpoint)") from None
+        raise CheckpointError(f"could not read {path}: it is corrupted or not a PyTorch checkpoint") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _unsafe_load(path: Path) -> Any:
+    warnings.warn(f"unpickling {path} with weights_only=False: it can run any code it holds; do this only for "
+                  "files whose origin you trust", UserWarning, stacklevel=3)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001
+        raise CheckpointError(f"could not read {path}: {_first_line(err)}") from None
+
+
+def read_state_dict(path: str | Path, prefix: str = "", trusted: bool = False) -> dict[str, Tensor]:
+    """Tensors of a ``.pt`` / ``.pth`` / ``.ckpt`` or ``.safetensors`` file.
+
+    PyTorch files are read by :func:`safe_load` (no code runs); a Lightning-style
+    ``{"state_dict": ...}`` is unwrapped and any other entries are ignored. With ``prefix``,
+    only keys starting with it are kept, with the prefix removed.
+
+    ``trusted=True`` unpickles the file fully (``weights_only=False``), which runs any code it
+    holds: only for files whose origin you trust, and never needed for tensors.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder; expected a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
@@ -28,22 +107,21 @@ def read_state_dict(path: str | Path, prefix: str = "", trusted: bool = False) -
 
         try:
             state = load_file(str(path))
-        except Exception as err:  # safetensors raises its own error types
-            raise CheckpointError(f"could not read {path} as safetensors: {err}") from None
+        except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
+            raise CheckpointError(f"could not read {path} as safetensors: {_first_line(err)}") from None
     else:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=not trusted)
-        except pickle.UnpicklingError as err:
-            raise CheckpointError(
-                f"{path} holds objects other than tensors ({str(err).splitlines()[0]}); "
-                "if you trust its origin, pass trusted=True"
-            ) from None
-        except (RuntimeError, EOFError, OSError, ValueError) as err:
-            raise CheckpointError(f"could not read {path}: it is corrupted or not a PyTorch checkpoint ({err})") from None
+        state = _unsafe_load(path) if trusted else safe_load(path)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise CheckpointError(f"{path} does not hold a state dict of tensors")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} does not hold a state dict (a mapping of names to tensors); "
+                              f"it holds {_describe(state)}")
+    others = {str(k): _describe(v) for k, v in state.items() if not isinstance(v, Tensor)}
+    if others:
+        listed = ", ".join(f"{k}: {v}" for k, v in list(others.items())[:3])
+        raise CheckpointError(f"{path} holds objects other than tensors ({listed}); a state dict of tensors "
+                              "is expected")
+    state = {str(k): v for k, v in state.items()}
     if prefix:
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         if not state:
@@ -51,8 +129,24 @@ def read_state_dict(path: str | Path, prefix: str = "", trusted: bool = False) -
     return state
 
 
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, OpaqueObject) else type(value).__name__
+
+
 def load_strict(module: nn.Module, state: dict[str, Tensor], source: str = "checkpoint") -> nn.Module:
-    """Load ``state`` into ``module``; any missing, unexpected or mis-shaped key is an error."""
+    """Load ``state`` into ``module``; any missing, unexpected or mis-shaped key is an error.
+
+    ``module`` may live on the ``meta`` device (built without allocating its weights): its
+    parameters are then replaced by the checked tensors of ``state``.
+    """
+    check_state(module, state, source)
+    meta = any(t.is_meta for t in module.state_dict().values())
+    module.load_state_dict(state, strict=True, assign=meta)
+    return module
+
+
+def check_state(module: nn.Module, state: dict[str, Tensor], source: str = "checkpoint") -> None:
+    """Raise :class:`CheckpointError` unless ``state`` has exactly ``module``'s keys and shapes."""
     expected = module.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -70,5 +164,3 @@ def load_strict(module: nn.Module, state: dict[str, Tensor], source: str = "chec
             f"{source} does not match {type(module).__name__} ({len(expected)} keys expected, "
             f"{len(state)} found): " + "; ".join(parts) + ". Check the config/preset you chose."
         )
-    module.load_state_dict(state, strict=True)
-    return module

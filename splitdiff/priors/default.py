@@ -22,7 +22,14 @@ def default_prior(device: str | torch.device = "cpu", weights: str | Path | None
             f"default prior weights not found at {path} (and {meta_path.name}); reinstall splitdiff, or train "
             "them with `splitdiff train-prior --export PATH`"
         )
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{meta_path} is not valid JSON ({err}); it should be the metadata written beside the "
+                         "weights by `splitdiff train-prior --export`") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("flags"), dict):
+        raise ValueError(f"{meta_path} must be a JSON object with a 'flags' object (the ADM architecture flags), "
+                         f"got {type(meta).__name__}" + (" without 'flags'" if isinstance(meta, dict) else ""))
     prior = adm(checkpoint=path, config=None, device=device, **meta["flags"])
     prior.any_size = True
     prior.meta = meta

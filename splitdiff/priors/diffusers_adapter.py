@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .checkpoint import CheckpointError
 from .latent import LatentDiffusionPrior
 from .network import EpsNetworkPrior
 from .schedule import NoiseSchedule
@@ -64,22 +65,55 @@ class DiffusersVQ(nn.Module):
 
 def _schedule(path: Path, subfolder: str):
     diffusers = _import()
-    config = diffusers.DDPMScheduler.load_config(str(path), subfolder=subfolder, local_files_only=True)
-    scheduler = diffusers.DDPMScheduler.from_config(config)
+    try:
+        config = diffusers.DDPMScheduler.load_config(str(path), subfolder=subfolder, local_files_only=True)
+        scheduler = diffusers.DDPMScheduler.from_config(config)
+    except (OSError, ValueError, TypeError) as err:  # diffusers reports a bad JSON file as an OSError
+        raise CheckpointError(f"cannot read the scheduler of {path}/{subfolder}: {_first_line(err)}") from None
     return NoiseSchedule(scheduler.alphas_cumprod.double()), config.get("prediction_type", "epsilon")
 
 
+def _load_strict(cls, path: Path, subfolder: str) -> nn.Module:
+    """``cls.from_pretrained`` from a local folder, refusing weights that do not fit the config
+    (diffusers would initialize missing ones at random and go on)."""
+    try:
+        model, info = cls.from_pretrained(str(path), subfolder=subfolder, local_files_only=True,
+                                          output_loading_info=True)
+    except (OSError, ValueError, RuntimeError, TypeError, KeyError) as err:
+        mismatch = [line.strip() for line in str(err).splitlines() if "size mismatch for" in line]
+        if mismatch:  # diffusers raises on shapes before it reports keys
+            raise CheckpointError(f"{path}/{subfolder} does not fit its config: wrong shape: "
+                                  f"{mismatch[0].replace('size mismatch for ', '')}") from None
+        raise CheckpointError(f"cannot load {path}/{subfolder}: {_first_line(err)}") from None
+    problems = [f"{len(info[key])} {label}: {', '.join(map(str, info[key][:5]))}"
+                for key, label in (("missing_keys", "missing"), ("unexpected_keys", "unexpected"),
+                                   ("mismatched_keys", "wrong shape")) if info.get(key)]
+    if problems:
+        raise CheckpointError(f"{path}/{subfolder} does not fit its config: " + "; ".join(problems))
+    return model
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
 def diffusers_prior(path: str | Path, device: str | torch.device = "cpu"):
-    """A prior from a local diffusers directory (a UNet2DModel pipeline or an LDMPipeline)."""
+    """A prior from a local diffusers directory (a UNet2DModel pipeline or an LDMPipeline).
+
+    Weights must match the saved configs exactly: a missing, unexpected or mis-shaped key is a
+    :class:`~splitdiff.priors.CheckpointError` (never random weights). ``.bin`` weights are read
+    by diffusers with ``torch.load(weights_only=True)``.
+    """
     diffusers = _import()
     path = Path(path).expanduser()
     if not (path / "unet").is_dir() or not (path / "scheduler").is_dir():
         raise FileNotFoundError(f"{path} is not a diffusers pipeline directory with unet/ and scheduler/ folders")
     schedule, prediction = _schedule(path, "scheduler")
-    unet = diffusers.UNet2DModel.from_pretrained(str(path), subfolder="unet", local_files_only=True)
+    unet = _load_strict(diffusers.UNet2DModel, path, "unet")
     net = DiffusersUNet(unet, prediction, schedule.alphas_cumprod)
     if (path / "vqvae").is_dir():
-        vq = DiffusersVQ(diffusers.VQModel.from_pretrained(str(path), subfolder="vqvae", local_files_only=True))
+        vq = DiffusersVQ(_load_strict(diffusers.VQModel, path, "vqvae"))
         prior = LatentDiffusionPrior(net, vq, schedule, 1.0)
     else:
         prior = EpsNetworkPrior(net, schedule, channels=unet.config.in_channels, multiple=net.downsampling)

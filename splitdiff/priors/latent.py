@@ -96,16 +96,21 @@ def ldm(
 
     ``autoencoder_checkpoint``: a separate VQ checkpoint (``vq-f4/model.ckpt``, keys without
     prefix) when the LDM file lacks the first stage. ``unet`` / ``vq`` override preset
-    parameters. ``trusted=True`` allows full unpickling of Lightning checkpoints.
+    parameters. The files are read without running code from them: Lightning's extra objects
+    become inert placeholders and only tensors are kept (see
+    :func:`splitdiff.priors.read_state_dict`); ``trusted=True`` unpickles them fully, for files
+    whose origin you trust.
     """
     if config not in LDM_PRESETS:
         raise ValueError(f"unknown LDM config {config!r}; known: {', '.join(LDM_PRESETS)}")
     preset = LDM_PRESETS[config]
-    unet_net = UNetModel(**{**preset["unet"], **(unet or {})})
-    vq_net = VQModel(**{**preset["vq"], **(vq or {})})
-    schedule = NoiseSchedule.scaled_linear(preset["timesteps"], preset["linear_start"], preset["linear_end"])
     if checkpoint is None and not random_init:
         raise ValueError("ldm needs checkpoint=PATH (e.g. ffhq-ldm-vq-4 model.ckpt); pass random_init=True for random weights")
+    # with a checkpoint the networks are laid out without weights: the file's tensors are checked, then assigned
+    with torch.device("meta" if checkpoint is not None else "cpu"):
+        unet_net = UNetModel(**{**preset["unet"], **(unet or {})})
+        vq_net = VQModel(**{**preset["vq"], **(vq or {})})
+    schedule = NoiseSchedule.scaled_linear(preset["timesteps"], preset["linear_start"], preset["linear_end"])
     if checkpoint is not None:
         state = read_state_dict(checkpoint, trusted=trusted)
         if "alphas_cumprod" in state:
@@ -118,6 +123,7 @@ def ldm(
             first = read_state_dict(autoencoder_checkpoint, trusted=trusted)
             first = {k: v for k, v in first.items() if not k.startswith("loss.")}
         load_strict(vq_net, first, f"{autoencoder_checkpoint or checkpoint} (autoencoder)")
+        unet_net, vq_net = unet_net.float(), vq_net.float()  # half-precision files run in float32
     prior = LatentDiffusionPrior(unet_net, vq_net, schedule, preset["scale_factor"])
     return prior.to(device).eval().requires_grad_(False)
 

@@ -23,13 +23,14 @@ def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr
                 flags: dict | None = None, seed: int = 0, accelerator: str = "auto", devices: int | str = "auto",
                 checkpoint_every: int = 250, progress: bool = True, init: str | Path | None = None,
                 samples_per_epoch: int = 4096, num_workers: int = 0, precision: str | None = None,
-                callbacks: list | None = None) -> Path:
+                callbacks: list | None = None, trust_checkpoint: bool = False) -> Path:
     """Train a pixel prior on random crops of ``TRAIN_IMAGES``; resumes from ``out/checkpoints/last.ckpt``.
 
     ``init``: start a new run from exported weights (e.g. the shipped prior), for the network and
     its EMA copy; ``max_steps`` then counts from zero. Every epoch draws ``samples_per_epoch``
     fresh crops. On a GPU, ``num_workers`` data-loading processes and ``precision="bf16-mixed"``
-    keep it busy. ``callbacks``: extra Lightning callbacks.
+    keep it busy. ``callbacks``: extra Lightning callbacks. ``last.ckpt`` is resumed with
+    ``weights_only=True`` (a planted file cannot run code); ``trust_checkpoint=True`` lifts that.
 
     Writes Lightning checkpoints and ``logs/version_N/metrics.csv`` (the loss curve; one version per
     run, so a resumed run keeps the earlier curve) and returns the last checkpoint.
@@ -55,24 +56,43 @@ def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr
                         **({"precision": precision} if precision else {}),
                         logger=CSVLogger(out, name="logs"), log_every_n_steps=25,
                         enable_progress_bar=progress, enable_model_summary=False, deterministic=False)
-    trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None)
+    trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None,
+                weights_only=not trust_checkpoint)
     trainer.save_checkpoint(last)
     return last
 
 
-def export_prior(checkpoint: str | Path, weights: str | Path) -> Path:
+def export_prior(checkpoint: str | Path, weights: str | Path, trust_checkpoint: bool = False) -> Path:
     """Write the EMA weights of a training checkpoint as ``weights`` (.safetensors, ADM key
-    layout) and the architecture flags, train/test images and step count beside it (.json)."""
+    layout) and the architecture flags, train/test images and step count beside it (.json).
+
+    The checkpoint is read without running code from it (see
+    :func:`splitdiff.priors.checkpoint.safe_load`); ``trust_checkpoint=True`` unpickles it fully.
+    """
     from safetensors.torch import save_file
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    ema = {k[len("ema."):]: v.contiguous() for k, v in state["state_dict"].items() if k.startswith("ema.")}
+    from ..files import atomic_write, write_text
+    from ..priors.checkpoint import CheckpointError, safe_load
+
+    checkpoint = Path(checkpoint)
+    if trust_checkpoint:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    else:
+        state = safe_load(checkpoint)
+    try:
+        ema = {k[len("ema."):]: v.contiguous() for k, v in state["state_dict"].items() if k.startswith("ema.")}
+        flags = dict(state["hyper_parameters"]["flags"])
+        steps = int(state["global_step"])
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise CheckpointError(f"{checkpoint} is not a checkpoint of splitdiff train-prior (it needs state_dict with "
+                              "ema.* tensors, hyper_parameters.flags and global_step)") from None
+    if not ema or not all(isinstance(v, torch.Tensor) for v in ema.values()):
+        raise CheckpointError(f"{checkpoint} holds no EMA weights (ema.* tensors)")
     weights = Path(weights)
     weights.parent.mkdir(parents=True, exist_ok=True)
-    save_file(ema, str(weights))
-    flags = dict(state["hyper_parameters"]["flags"])
+    atomic_write(weights, lambda tmp: save_file(ema, str(tmp)))
     flags["channel_mult"] = list(flags["channel_mult"])
     meta = {"flags": flags, "train_images": list(TRAIN_IMAGES), "test_images": list(TEST_IMAGES),
-            "steps": int(state["global_step"]), "schedule": "linear 1e-4..0.02, 1000 steps", "weights": "EMA"}
-    weights.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+            "steps": steps, "schedule": "linear 1e-4..0.02, 1000 steps", "weights": "EMA"}
+    write_text(weights.with_suffix(".json"), json.dumps(meta, indent=2))
     return weights
