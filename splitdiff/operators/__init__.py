@@ -9,12 +9,12 @@ Registered names: ``names()``; register your own with ``@register("name")``.
 from ..registry import Registry
 from .base import LinearOperator, Operator, conjugate_gradient
 from .blur import Blur, GaussianBlur, MotionBlur
-from .hdr import HighDynamicRange
+from .hdr import MAX_HDR_SCALE, HighDynamicRange
 from .inpainting import BoxInpainting, Inpainting, RandomInpainting, box_mask, random_mask
 from .latent import LatentOperator
-from .kernels import gaussian_kernel, gaussian_kernel_1d, motion_kernel
+from .kernels import MAX_KERNEL_SIZE, gaussian_kernel, gaussian_kernel_1d, motion_kernel
 from .nonlinear_blur import KernelWizard, NonlinearBlur
-from .phase_retrieval import PhaseRetrieval
+from .phase_retrieval import MAX_OVERSAMPLING, PhaseRetrieval
 from .resize import SuperResolution, imresize_matrix
 from .separable import SeparableOperator
 from .deepinv_adapter import DeepinvLinearOperator, DeepinvOperator, from_deepinv, to_deepinv
@@ -45,4 +45,5 @@ __all__ = [
     "motion_kernel", "box_mask", "random_mask", "BoxInpainting", "RandomInpainting",
     "DeepinvOperator", "DeepinvLinearOperator", "from_deepinv", "to_deepinv",
     "REGISTRY", "register", "build", "names", "get",
+    "MAX_KERNEL_SIZE", "MAX_OVERSAMPLING", "MAX_HDR_SCALE",
 ]

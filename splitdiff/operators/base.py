@@ -207,7 +207,7 @@ def _as_rho(rho: float | Tensor, like: Tensor) -> Tensor:
     rho = torch.as_tensor(rho, dtype=like.dtype, device=like.device)
     if rho.dim() == 1:
         if rho.shape[0] not in (1, like.shape[0]):
-            raise ValueError(f"rho with one value per image needs {like.shape[0]} values (N), got {rho.shape[0]}")
+            raise ValueError(f"rho with one value per image must have N = {like.shape[0]} values, got {rho.shape[0]}")
         rho = rho.view(-1, *([1] * (like.dim() - 1)))
     if not _broadcasts_to(rho.shape, like.shape):
         raise ValueError(f"rho must be a number, (N,) values or broadcastable to {tuple(like.shape)}, "

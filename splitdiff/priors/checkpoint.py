@@ -78,6 +78,12 @@ def _first_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
+def load_checkpoint(path: str | Path, trusted: bool = False) -> Any:
+    """The content of a PyTorch file: :func:`safe_load`, or with ``trusted=True`` a full unpickle
+    (``weights_only=False``, with a warning: it runs any code the file holds)."""
+    return _unsafe_load(Path(path)) if trusted else safe_load(path)
+
+
 def _unsafe_load(path: Path) -> Any:
     warnings.warn(f"unpickling {path} with weights_only=False: it can run any code it holds; do this only for "
                   "files whose origin you trust", UserWarning, stacklevel=3)
@@ -110,7 +116,7 @@ def read_state_dict(path: str | Path, prefix: str = "", trusted: bool = False) -
         except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
             raise CheckpointError(f"could not read {path} as safetensors: {_first_line(err)}") from None
     else:
-        state = _unsafe_load(path) if trusted else safe_load(path)
+        state = load_checkpoint(path, trusted)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

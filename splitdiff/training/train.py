@@ -35,15 +35,20 @@ def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr
     Writes Lightning checkpoints and ``logs/version_N/metrics.csv`` (the loss curve; one version per
     run, so a resumed run keeps the earlier curve) and returns the last checkpoint.
     """
+    from ..priors.checkpoint import load_strict, read_state_dict
+
     out = Path(out)
     flags = {**DEFAULT_FLAGS, **(flags or {})}
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    last = out / "checkpoints" / "last.ckpt"
+    # files are checked before Lightning starts (and logs), so a bad one is a single clear error
+    if last.exists() and not trust_checkpoint:
+        _check_resumable(last)
+    weights = read_state_dict(init) if init is not None and not last.exists() else None
     L.seed_everything(seed, workers=True)
     model = DiffusionTraining(flags, lr=lr)
-    last = out / "checkpoints" / "last.ckpt"
-    if init is not None and not last.exists():
-        from ..priors.checkpoint import load_strict, read_state_dict
-
-        weights = read_state_dict(init)
+    if weights is not None:
         load_strict(model.net, weights, str(init))
         load_strict(model.ema, weights, str(init))
     data = CropDataModule(TRAIN_IMAGES, size=int(flags["image_size"]), batch_size=batch_size,
@@ -62,6 +67,20 @@ def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr
     return last
 
 
+def _check_resumable(last: Path) -> None:
+    """A checkpoint to resume holds only what train-prior writes (tensors and plain values):
+    anything else was not written by it, and is refused before Lightning reads the file."""
+    from ..priors.checkpoint import CheckpointError
+
+    try:
+        foreign = torch.serialization.get_unsafe_globals_in_checkpoint(str(last))
+    except Exception:  # noqa: BLE001 - not a zip checkpoint
+        raise CheckpointError(f"{last} is not a checkpoint of splitdiff train-prior; remove it to start afresh") from None
+    if foreign:
+        raise CheckpointError(f"{last} refers to {', '.join(foreign[:3])}, which splitdiff train-prior never "
+                              "writes; remove it, or pass --trust-checkpoint if you trust the file")
+
+
 def export_prior(checkpoint: str | Path, weights: str | Path, trust_checkpoint: bool = False) -> Path:
     """Write the EMA weights of a training checkpoint as ``weights`` (.safetensors, ADM key
     layout) and the architecture flags, train/test images and step count beside it (.json).
@@ -72,13 +91,10 @@ def export_prior(checkpoint: str | Path, weights: str | Path, trust_checkpoint: 
     from safetensors.torch import save_file
 
     from ..files import atomic_write, write_text
-    from ..priors.checkpoint import CheckpointError, safe_load
+    from ..priors.checkpoint import CheckpointError, load_checkpoint
 
     checkpoint = Path(checkpoint)
-    if trust_checkpoint:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    else:
-        state = safe_load(checkpoint)
+    state = load_checkpoint(checkpoint, trusted=trust_checkpoint)
     try:
         ema = {k[len("ema."):]: v.contiguous() for k, v in state["state_dict"].items() if k.startswith("ema.")}
         flags = dict(state["hyper_parameters"]["flags"])
