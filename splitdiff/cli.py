@@ -60,6 +60,10 @@ def _cmd_solve(args) -> int:
     source = args.image or args.measurement
     image_format(args.out)
     y = None if args.image else load_measurement(args.measurement)
+    if y is not None and y.shape[1] not in (1, 3):
+        raise ValueError(f"{args.measurement} has {y.shape[1]} channels; splitdiff solves images of 1 or 3 channels")
+    if y is not None and min(y.shape[-2:]) < 2:
+        raise ValueError(f"{args.measurement} is {y.shape[-2]}x{y.shape[-1]} pixels; expected at least 2x2")
     outputs = _batch_outputs(Path(args.out), 1 if y is None else y.shape[0])
     for path in outputs:
         check_output(path, args.force, inputs=[source])
@@ -93,6 +97,24 @@ def _check_size(prior, x) -> None:
         raise ValueError(f"the prior cannot handle this image: {err}") from None
 
 
+#: The most values a measurement file may hold (1 GiB of float32): a batch of 32 phase-retrieval
+#: measurements of 1024 x 1024 images is well below it.
+_MAX_MEASUREMENT = 2**28
+
+
+def _npy_size(path: Path) -> int:
+    """The number of values a ``.npy`` header declares."""
+    import math
+
+    import numpy as np
+
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, _ = read(f)
+    return math.prod(shape)
+
+
 def load_measurement(path: str | Path):
     """A measurement file (``.npy``, or a ``.pt`` holding one tensor) as float32 (N, C, H, W);
     a (C, H, W) array is one measurement. Read without running code from the file."""
@@ -106,6 +128,9 @@ def load_measurement(path: str | Path):
         raise FileNotFoundError(f"measurement not found: {p}")
     if p.suffix == ".npy":
         try:
+            size = _npy_size(p)  # from the header: nothing is allocated before the check
+            if size > _MAX_MEASUREMENT:
+                raise ValueError(f"it declares {size:,} values, more than the limit of {_MAX_MEASUREMENT:,}")
             array = np.load(p, allow_pickle=False)
         except (ValueError, OSError, EOFError) as err:
             raise ValueError(f"cannot read {p} as a .npy array: {str(err).splitlines()[0] if str(err) else err!r}") from None
@@ -121,12 +146,17 @@ def load_measurement(path: str | Path):
         t = safe_load(p)
         if not isinstance(t, torch.Tensor):
             raise ValueError(f"{p} holds {type(t).__name__}; expected one tensor saved with torch.save(y, path)")
+        if t.is_nested or t.layout != torch.strided or t.is_meta:
+            raise ValueError(f"{p} holds a {'meta' if t.is_meta else str(t.layout).replace('torch.', '')} tensor; "
+                             "expected a dense one")
         if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.uint8, torch.int16, torch.int32,
                                                                          torch.int64, torch.int8)):
             raise ValueError(f"{p} holds {t.dtype} values; expected real numbers")
         t = t.float()
     else:
         raise ValueError(f"measurements are read from .npy or .pt files, got {p.name}")
+    if t.numel() > _MAX_MEASUREMENT:
+        raise ValueError(f"{p} holds {t.numel():,} values, more than the limit of {_MAX_MEASUREMENT:,}")
     if t.dim() not in (3, 4) or t.numel() == 0:
         raise ValueError(f"{p} has shape {tuple(t.shape)}; expected (C, H, W) or (N, C, H, W) with no empty "
                          "dimension, shaped as the operator's output")
@@ -154,7 +184,7 @@ def _cmd_train(args) -> int:
         export = Path(args.export)
         if export.suffix != ".safetensors":
             raise ValueError(f"--export writes a .safetensors file, got {export.name}")
-        check_output(export, args.force, what="--export")
+        check_output(export, args.force, inputs=[args.init], what="--export")
         check_output(export.with_suffix(".json"), args.force, what="--export metadata")
     if args.init and not Path(args.init).is_file():
         raise FileNotFoundError(f"--init weights not found: {args.init}")
@@ -310,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_integer(1, 100_000), default=None)
     p.add_argument("--seed", type=_SEED, default=0)
     p.add_argument("--sigma", type=_positive_float, default=0.05, help="measurement noise std on the [-1, 1] scale")
-    p.add_argument("--size", type=_integer(1, 8192), default=None, help="resize images to SIZE x SIZE (center crop)")
+    p.add_argument("--size", type=_integer(8, 8192), default=None, help="resize images to SIZE x SIZE (center crop)")
     p.add_argument("--device", type=_device, default="cpu")
     p.add_argument("--out", required=True, help="output image (.png, .jpg, .tif, ...); a batch of N measurements "
                                                 "writes OUT_0 ... OUT_N-1")
@@ -359,10 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_error(err: Exception) -> bool:
     """Errors that describe the user's input or machine, not a bug: bad values, files, a divergence."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from .checks import DivergenceError
     from .evaluation.metrics import LPIPSWeightsMissing
 
-    return isinstance(err, (ValueError, OSError, DivergenceError, LPIPSWeightsMissing))
+    # MisconfigurationException: Lightning's word on trainer settings (a GPU that is not there)
+    return isinstance(err, (ValueError, OSError, DivergenceError, LPIPSWeightsMissing, MisconfigurationException))
 
 
 def main(argv: list[str] | None = None) -> int:

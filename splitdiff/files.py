@@ -29,11 +29,18 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     tmp = Path(handle.name)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # a new file's usual mode (the temporary file is 0600)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -73,6 +73,9 @@ class Registry(Generic[T]):
                     f"{self.kind} {name!r} does not take {', '.join(unknown)}; "
                     f"it takes: {', '.join(sorted(params)) or 'no keywords'}"
                 )
+        missing = sorted(set(_required_names(factory)) - set(overrides))
+        if missing:
+            raise ValueError(f"{self.kind} {name!r} needs {', '.join(missing)} (no default)")
         return factory(**overrides)
 
     def summary(self, name: str) -> str:
@@ -99,3 +102,13 @@ def _keyword_names(factory: Callable[..., Any]) -> set[str] | None:
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             names.add(p.name)
     return names
+
+
+def _required_names(factory: Callable[..., Any]) -> list[str]:
+    """Keyword-capable parameters of a factory that have no default."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in signature.parameters.values()
+            if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]

@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import struct
+import subprocess
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -30,13 +32,25 @@ FLAGS = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=[1, 
 
 
 class Planted:
-    """Pickled, it asks the loader to call ``shutil.copyfile(source, marker)`` when loaded."""
+    """Pickled, it asks the loader to call ``tempfile.mkdtemp`` (a folder ``marker*`` beside
+    ``marker``) when loaded: a module splitdiff does not refuse by name, so the file is opened
+    and the call must become an inert placeholder."""
 
     def __init__(self, source: Path, marker: Path) -> None:
-        self.source, self.marker = str(source), str(marker)
+        self.marker = Path(marker)
 
     def __reduce__(self):
-        return shutil.copyfile, (self.source, self.marker)
+        return tempfile.mkdtemp, ("", self.marker.name, str(self.marker.parent))
+
+
+class Python2Name:
+    """Pickled (protocol 2), ``subprocess.call`` is written under its Python 2 name ``commands.call``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return subprocess.call, (["touch", self.marker],)
 
 
 class Shell:
@@ -68,6 +82,7 @@ def lab(tmp_path):
     # the same weights, pickled with a payload beside them, once through shutil and once through os
     torch.save({"state_dict": state, "callbacks": Planted(d / "photo.png", marker)}, d / "planted.ckpt")
     torch.save({"state_dict": state, "callbacks": Shell(marker)}, d / "shell.ckpt")
+    torch.save({"state_dict": state, "callbacks": Python2Name(marker)}, d / "py2.ckpt")
     torch.save(Planted(d / "photo.png", marker), d / "planted_y.pt")
     (d / "random.pt").write_bytes(rng.bytes(4096))
     (d / "empty.pt").write_bytes(b"")
@@ -103,7 +118,7 @@ def refused(argv, capsys, root: Path, message: str) -> None:
     assert code == 2, err
     assert len(lines) == 1 and "Traceback" not in err, err
     assert message.lower() in lines[0].lower(), lines[0]
-    assert not (root / "marker").exists() and not (root.parent / "marker").exists()
+    assert not list(root.glob("marker*")) and not list(root.parent.glob("marker*"))
     assert snapshot(root) == before
 
 
@@ -120,6 +135,7 @@ def solve(lab: Path, *extra, prior=None) -> list:
     ("adm:{lab}/planted.ckpt", "does not match"),
     ("adm:{lab}/shell.ckpt", "posix.system"),
     ("default:{lab}/planted.ckpt", "not found"),  # no metadata beside it
+    ("adm:{lab}/py2.ckpt", "commands.call"),
     ("adm:{lab}/random.pt", "corrupted"),
     ("adm:{lab}/empty.pt", "corrupted"),
 ])
@@ -132,7 +148,7 @@ def test_weights_beside_a_payload_load_without_it(lab, tmp_path, capsys):
     shutil.copy(lab / "prior.json", lab / "planted.json")
     code, err = run(solve(lab, "--out", tmp_path / "x.png", prior=f"default:{lab}/planted.ckpt"), capsys)
     assert code == 0, err
-    assert (tmp_path / "x.png").is_file() and not (tmp_path / "marker").exists()
+    assert (tmp_path / "x.png").is_file() and not list(tmp_path.glob("marker*"))
 
 
 @pytest.mark.parametrize("name,message", [
@@ -149,7 +165,7 @@ def test_train_prior_refuses_a_planted_resume_checkpoint(lab, tmp_path, capsys):
     run_dir.mkdir(parents=True)
     shutil.copy(lab / "planted.ckpt", run_dir / "last.ckpt")
     refused(["train-prior", "--out", tmp_path / "run", "--steps", "1", "--accelerator", "cpu"], capsys, tmp_path,
-            "shutil.copyfile")
+            "tempfile.mkdtemp")
 
 
 def test_train_prior_init_and_export_run_no_code(lab, tmp_path, capsys):
@@ -159,7 +175,7 @@ def test_train_prior_init_and_export_run_no_code(lab, tmp_path, capsys):
             tmp_path, "posix.system")
     with pytest.raises(ValueError, match="not a checkpoint of splitdiff train-prior"):
         export_prior(lab / "planted.ckpt", tmp_path / "w.safetensors")
-    assert not (tmp_path / "marker").exists() and not (tmp_path / "w.safetensors").exists()
+    assert not list(tmp_path.glob("marker*")) and not (tmp_path / "w.safetensors").exists()
 
 
 def test_lpips_weights_reader_admits_only_arrays(tmp_path):
@@ -172,9 +188,9 @@ def test_lpips_weights_reader_admits_only_arrays(tmp_path):
     assert _read_numpy_pickle(good)["AlexNet_0"]["Conv_0"]["kernel"].sum() == 4
     evil = tmp_path / "evil.ckpt"
     evil.write_bytes(pickle.dumps({"AlexNet_0": Planted(good, tmp_path / "marker")}))
-    with pytest.raises(LPIPSWeightsMissing, match="shutil.copyfile is not allowed"):
+    with pytest.raises(LPIPSWeightsMissing, match="tempfile.mkdtemp is not allowed"):
         _read_numpy_pickle(evil)
-    assert not (tmp_path / "marker").exists()
+    assert not list(tmp_path.glob("marker*"))
 
 
 def test_operator_weights_run_no_code(lab, tmp_path):
@@ -182,7 +198,7 @@ def test_operator_weights_run_no_code(lab, tmp_path):
 
     with pytest.raises(ValueError, match="posix.system"):
         sd.operators.build("nonlinear_blur", checkpoint=lab / "shell.ckpt")
-    assert not (tmp_path / "marker").exists()
+    assert not list(tmp_path.glob("marker*"))
 
 
 def test_trust_checkpoint_is_explicit_and_loud(lab, tmp_path, capsys):
@@ -190,7 +206,7 @@ def test_trust_checkpoint_is_explicit_and_loud(lab, tmp_path, capsys):
     code, err = run(solve(lab, "--out", tmp_path / "x.png", "--trust-checkpoint",
                           prior=f"adm:{lab}/planted.ckpt"), capsys)
     assert code == 2 and "--trust-checkpoint" in err and "any code" in err
-    assert (tmp_path / "marker").exists()  # the payload ran, because the user said to trust the file
+    assert list(tmp_path.glob("marker*"))  # the payload ran, because the user said to trust the file
 
 
 # -- 2. no file overwritten, nothing written through a link ----------------------------------
@@ -244,7 +260,7 @@ def test_output_folder_is_checked_before_the_solve(lab, tmp_path, capsys, where,
 def test_output_format_follows_the_suffix(lab, tmp_path, capsys):
     code, _ = run(solve(lab, "--out", tmp_path / "x.jpg"), capsys)
     assert code == 0 and Image.open(tmp_path / "x.jpg").format == "JPEG"
-    refused(solve(lab, "--out", tmp_path / "x.unknown"), capsys, tmp_path, "image format")
+    refused(solve(lab, "--out", tmp_path / "x.unknown"), capsys, tmp_path, "use one of")
 
 
 def test_demo_and_export_need_force(lab, tmp_path, capsys):
@@ -333,7 +349,8 @@ def test_a_batch_of_measurements_writes_every_image(lab, tmp_path, capsys):
 
 @pytest.mark.parametrize("meta,message", [
     ({"steps": 1}, "'flags'"), ([1, 2], "JSON object"), ("{broken", "not valid JSON"),
-    ({"flags": {**FLAGS, "num_channels": 100_000}}, "does not match"),  # checked before a 100k-channel net exists
+    ({"flags": {**FLAGS, "num_channels": 4096}}, "does not match"),  # checked on 'meta', before a weight exists
+    ({"flags": {**FLAGS, "num_channels": 100_000}}, "num_channels must be in"),
     ({"flags": {**FLAGS, "num_channels": "many"}}, "num_channels"),
 ])
 def test_bad_prior_metadata(lab, tmp_path, capsys, meta, message):
@@ -367,3 +384,94 @@ def test_evaluate_and_table_hostile_files(tmp_path, capsys):
     config["methods"] = {"../../../../outside": {"algorithm": "pnp-admm"}}
     (tmp_path / "c.yaml").write_text(json.dumps(config))
     refused(["evaluate", tmp_path / "c.yaml", "--out", tmp_path / "out"], capsys, tmp_path, "methods")
+
+
+# -- found by a black-box review after the first fixes ---------------------------------------
+
+def test_evaluate_never_writes_through_a_linked_results_folder(tmp_path, capsys):
+    config = {"name": "t1", "prior": "tv", "data": {"skimage": ["chelsea"], "size": 32}, "tasks": {"hdr": {}},
+              "methods": {"pnp": {"algorithm": "pnp-admm", "options": {"steps": 2}}},
+              "trainer": {"accelerator": "cpu", "devices": 1}}
+    (tmp_path / "c.yaml").write_text(json.dumps(config))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out" / "t1").symlink_to(tmp_path / "elsewhere")
+    refused(["evaluate", tmp_path / "c.yaml", "--out", tmp_path / "out", "--no-progress"], capsys, tmp_path,
+            "not a folder of its own")
+
+
+def test_yaml_alias_bombs_are_refused(tmp_path, capsys):
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+               f"*a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
+    text = "name: t1\nprior: tv\ndata: {skimage: [chelsea], size: 32}\ntasks: {hdr: {}}\nmethods:\n" \
+           "  pnp:\n    algorithm: pnp-admm\n    options:\n      junk:\n" + \
+           "\n".join("        " + line for line in levels) + "\n"
+    (tmp_path / "bomb.yaml").write_text(text)
+    refused(["evaluate", tmp_path / "bomb.yaml", "--out", tmp_path / "out"], capsys, tmp_path, "alias bomb")
+
+
+def test_train_prior_never_exports_over_its_init(lab, tmp_path, capsys):
+    refused(["train-prior", "--out", tmp_path / "run", "--steps", "1", "--init", lab / "prior.safetensors",
+             "--export", lab / "prior.safetensors", "--force"], capsys, lab, "also an input")
+
+
+@pytest.mark.parametrize("content,message", [
+    ({"a": 1}, "not a Lightning checkpoint"), (torch.zeros(3), "not a Lightning checkpoint"),
+])
+def test_train_prior_refuses_a_malformed_resume_checkpoint(tmp_path, capsys, content, message):
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(content, tmp_path / "run" / "checkpoints" / "last.ckpt")
+    refused(["train-prior", "--out", tmp_path / "run", "--steps", "1"], capsys, tmp_path, message)
+
+
+def test_train_prior_never_writes_through_a_linked_folder(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "run" / "logs").symlink_to(tmp_path / "elsewhere")
+    refused(["train-prior", "--out", tmp_path / "run", "--steps", "1"], capsys, tmp_path, "not a folder of its own")
+
+
+def test_a_huge_npy_header_is_refused_before_it_allocates(lab, tmp_path, capsys):
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 100000, 100000), }"
+    header += " " * (63 - len(header) % 64) + "\n"
+    (lab / "huge.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+    argv = ["solve", "--measurement", lab / "huge.npy", "--task", "hdr", "--prior", "tv", "--algorithm", "pnp-admm",
+            "--out", tmp_path / "x.png"]
+    refused(argv, capsys, tmp_path, "more than the limit")
+
+
+def test_one_channel_measurements_write_grayscale_images(lab, tmp_path, capsys):
+    np.save(lab / "y.npy", np.zeros((1, 16, 16), dtype=np.float32))
+    code, err = run(["solve", "--measurement", lab / "y.npy", "--task", "hdr", "--prior", "tv", "--algorithm",
+                     "pnp-admm", "--steps", "2", "--out", tmp_path / "x.png"], capsys)
+    assert code == 0, err
+    assert Image.open(tmp_path / "x.png").mode == "L"
+
+
+@pytest.mark.parametrize("name", ["x.fits", "x.xbm", "x.pdf"])
+def test_only_image_formats_are_written(lab, tmp_path, capsys, name):
+    refused(solve(lab, "--out", tmp_path / name), capsys, tmp_path, "use one of")
+
+
+@pytest.mark.parametrize("group,message", [
+    ({"dataset": []}, "expected text"), ({"sigma_y": 10**400}, "expected numbers"),
+])
+def test_table_json_values_are_checked(tmp_path, capsys, group, message):
+    base = {"dataset": "d", "task": "t", "sigma_y": 0.05, "method": "m", "n": 1}
+    for metric in ("psnr", "ssim", "lpips", "residual", "seconds", "nfe"):
+        base[metric] = base[f"{metric}_ci95"] = 1.0
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "table.json").write_text(json.dumps({"groups": [{**base, **group}], "skipped": []}))
+    refused(["table", tmp_path / "t"], capsys, tmp_path, message)
+    (tmp_path / "t" / "table.json").write_text("[" * 100_000)
+    refused(["table", tmp_path / "t"], capsys, tmp_path, "not JSON")
+
+
+def test_outputs_get_a_new_files_usual_mode(lab, tmp_path, capsys):
+    """The exclusive temporary file is 0600; the written output is not."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    code, err = run(solve(lab, "--out", tmp_path / "x.png"), capsys)
+    assert code == 0, err
+    assert (tmp_path / "x.png").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -194,24 +194,3 @@ def test_network_prior_keeps_a_graph_only_for_inputs_that_need_one():
 def test_classical_priors_reject_bad_sigma(prior):
     with pytest.raises(ValueError, match="sigma"):
         prior.denoise(torch.zeros(1, 1, 8, 8), 0.0)
-
-
-#: DiffPIR's denoising timesteps, T = 1000, 'quad': iteration i runs at t_i = T - 1 - seq[i] with
-#: seq = [int(s) for s in sqrt(linspace(0, T^2, n))], seq[-1] -= 1 (yuanzhi-zhu/DiffPIR
-#: main_ddpir_sisr.py:266-277 and :281-283, commit 111d26e), written out here from the
-#: authors' formula, not from splitdiff: dense near t = 0, not near t = 999.
-DIFFPIR_QUAD_100 = [
-    999, 899, 857, 825, 798, 775, 753, 734, 715, 698, 682, 666, 651, 637, 623, 610, 597, 585, 573, 561,
-    550, 539, 528, 518, 507, 497, 487, 477, 468, 458, 449, 440, 431, 422, 413, 405, 396, 388, 380, 372,
-    364, 356, 348, 340, 333, 325, 318, 310, 303, 296, 289, 282, 275, 268, 261, 254, 247, 241, 234, 228,
-    221, 215, 208, 202, 195, 189, 183, 177, 171, 165, 159, 153, 147, 141, 135, 129, 123, 118, 112, 106,
-    101, 95, 89, 84, 78, 73, 67, 62, 57, 51, 46, 41, 36, 30, 25, 20, 15, 10, 5, 0,
-]
-#: main_ddpir_inpainting.py:219-228 (20 iterations).
-DIFFPIR_QUAD_20 = [999, 770, 675, 602, 541, 487, 438, 393, 351, 311, 274, 239, 205, 172, 141, 111, 82, 54, 26, 0]
-
-
-def test_quad_timesteps_are_diffpirs():
-    s = NoiseSchedule.linear()
-    assert s.timesteps(100, "quad") == DIFFPIR_QUAD_100
-    assert s.timesteps(20, "quad") == DIFFPIR_QUAD_20

@@ -52,6 +52,8 @@ TRAINER_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "precision")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 _NAME = re.compile(NAME_PATTERN)
 SEED_MAX = 2**63 - 1
+#: The largest ``data.size``: 4096 x 4096 images.
+MAX_SIZE = 4096
 
 
 def safe_name(name: str) -> bool:
@@ -262,6 +264,8 @@ def _data(d: dict, base: Path) -> DataSpec:
     if convention not in CONVENTIONS:
         _fail("data.convention", f"expected one of {CONVENTIONS}, got {convention!r}")
     size = _int_at_least(d.get("size", 256), 8, "data.size")
+    if size > MAX_SIZE:  # checked before any image of that size is allocated
+        _fail("data.size", f"expected at most {MAX_SIZE} (the paper's images are 256), got {size}")
     limit = d.get("limit")
     if limit is not None:
         _int_at_least(limit, 1, "data.limit")
@@ -414,11 +418,33 @@ def check_trainer(settings: Any, where: str = "evaluation config: trainer") -> d
     return out
 
 
+#: The most values (mapping entries, list items, scalars) a config may expand to. YAML anchors
+#: are shared in memory, but hashing and writing a config expands them: 10 levels of 10
+#: aliases would be 10^10 values.
+MAX_CONFIG_VALUES = 100_000
+
+
+def _check_expanded_size(raw: Any) -> None:
+    count, stack = 0, [raw]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            _fail("top level", f"the config expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases "
+                               "nested into an alias bomb?)")
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+
+
 def parse_config(raw: dict, base: str | Path = ".") -> EvalConfig:
     """Validate a config mapping; relative data paths are taken relative to ``base``."""
     from .. import algorithms, operators
 
     raw = _mapping(raw, "top level")
+    _check_expanded_size(raw)
     _unknown(raw, _TOP_KEYS, "top level")
     for key in ("name", "prior", "data", "tasks", "methods"):
         if key not in raw:
@@ -503,6 +529,8 @@ def read_yaml(path: str | Path) -> Any:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         raise ValueError(f"evaluation config {path}: not valid YAML: {_yaml_problem(err)}") from None
+    except RecursionError:
+        raise ValueError(f"evaluation config {path}: nested too deeply to be a config") from None
 
 
 def load_config(path_or_name: str | Path, overrides: dict | None = None) -> EvalConfig:

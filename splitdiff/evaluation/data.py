@@ -13,15 +13,18 @@ from torch.utils.data import Dataset, Sampler
 from .config import NAME_PATTERN, DataSpec, Item, safe_name
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-#: Callables of ``skimage.data`` that are not photographs (one downloads every data set).
-_NOT_IMAGES = {"download_all", "file_hash", "lbp_frontal_face_cascade_filename"}
+#: The 2-D images shipped inside scikit-image's wheel (``skimage/data/*.png|jpg``): the others
+#: (``kidney``, ``cells3d``, ...) are downloaded on first use, which splitdiff never does.
+BUNDLED_SKIMAGE = ("astronaut", "brick", "camera", "cell", "chelsea", "checkerboard", "clock", "coffee", "coins",
+                   "colorwheel", "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo",
+                   "microaneurysms", "moon", "page", "retina", "rocket", "shepp_logan_phantom", "text")
 
 
 def skimage_names() -> list[str]:
-    """The scikit-image photographs ``data.skimage`` may name."""
+    """The scikit-image images ``data.skimage`` may name (those bundled with the package)."""
     import skimage.data
 
-    return [n for n in skimage.data.__all__ if n not in _NOT_IMAGES and callable(getattr(skimage.data, n, None))]
+    return [n for n in BUNDLED_SKIMAGE if callable(getattr(skimage.data, n, None))]
 
 
 def list_images(data: DataSpec) -> list[str]:

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 from ..files import atomic_write
+from ..priors.checkpoint import safe_load
 from .config import EvalConfig, Item, sigma_text
+from .images import read_image
 
 
 def _plt():
@@ -47,10 +49,16 @@ def _preview(y: torch.Tensor, size: int, magnitude: bool) -> np.ndarray:
     return ((y[0].clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
 
 
+def _reconstruction(path: Path, size: int) -> np.ndarray:
+    """A result PNG as (size, size, 3) in [0, 1] (ValueError if it is not one)."""
+    x = read_image(path)
+    if x.shape[-2:] != (size, size):
+        raise ValueError(f"{path} is {x.shape[-2]}x{x.shape[-1]}, not {size}x{size}")
+    return ((x[0] + 1) / 2).permute(1, 2, 0).numpy()
+
+
 def reconstructions(config: EvalConfig, store, rows: list[dict], path: Path, images: int = 1) -> Path | None:
     """Fig. 2: rows task x image (the first ``images`` images), columns measurement, methods, truth."""
-    from PIL import Image
-
     from .data import load_ground_truth
 
     done = {r["key"] for r in rows}
@@ -63,13 +71,16 @@ def reconstructions(config: EvalConfig, store, rows: list[dict], path: Path, ima
             items = [Item(0, task.name, sigma, m, image, 0) for m in methods]
             if not any(i.key in done for i in items):
                 continue
-            truth = load_ground_truth(config.data, image)
-            size = truth.shape[-1]
-            blank = np.ones((size, size, 3))
-            first = next(i for i in items if i.key in done)
-            y = torch.load(store.measurement_path(first), weights_only=True)["y"]
-            row = [_preview(y, size, task.operator == "phase_retrieval")]
-            row += [np.asarray(Image.open(store.image_path(i))) / 255.0 if i.key in done else blank for i in items]
+            try:  # a figure shows what it can read; a missing or tampered file never stops the report
+                truth = load_ground_truth(config.data, image)
+                size = truth.shape[-1]
+                first = next(i for i in items if i.key in done)
+                y = safe_load(store.measurement_path(first))["y"]
+                row = [_preview(y, size, task.operator == "phase_retrieval")]
+                row += [_reconstruction(store.image_path(i), size) if i.key in done else np.ones((size, size, 3))
+                        for i in items]
+            except (ValueError, OSError, KeyError, TypeError, IndexError, RuntimeError):
+                continue
             row.append(((truth[0] + 1) / 2).permute(1, 2, 0).numpy())
             panels.append((f"{task.name} / {image}", row))
     if not panels:

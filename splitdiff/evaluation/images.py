@@ -94,19 +94,22 @@ def square_resize(x: Tensor, size: int) -> Tensor:
 
 
 def to_uint8(x: Tensor) -> np.ndarray:
-    """(3, H, W) or (1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8 (clipped)."""
+    """(C, H, W) or (1, C, H, W) in [-1, 1], C = 3 or 1 -> (H, W, 3) or (H, W) uint8 (clipped)."""
     if x.dim() == 4:
         x = x[0]
-    return ((x.detach().cpu().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    if x.dim() != 3 or x.shape[0] not in (1, 3):
+        raise ValueError(f"an image to save must have 1 or 3 channels, got shape {tuple(x.shape)}")
+    array = ((x.detach().cpu().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return array[..., 0] if array.shape[-1] == 1 else array
 
 
 def image_format(path: str | Path) -> str:
     """The PIL format of ``path``'s suffix (``.png`` -> PNG, ``.jpg`` -> JPEG, ...); ValueError if none."""
     suffix = Path(path).suffix.lower()
     formats = Image.registered_extensions()
-    if suffix not in formats or suffix in (".pdf", ".eps", ".ps"):
-        known = ", ".join(s for s in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp") if s in formats)
-        raise ValueError(f"cannot tell the image format of {Path(path).name!r} from its suffix; use one of {known}")
+    known = [s for s in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp") if s in formats]
+    if suffix not in known:
+        raise ValueError(f"cannot write an image as {Path(path).name!r}: use one of {', '.join(known)}")
     return formats[suffix]
 
 

@@ -203,6 +203,9 @@ def prepare(config: EvalConfig, out: str | Path, create: bool = True) -> tuple[l
     """List the data (fails with the path before any work) and, with ``create``, make the folder."""
     images = list_images(config.data)
     store = ResultStore(Path(out) / config.name)
+    if store.root.is_symlink() or (store.root.exists() and not store.root.is_dir()):
+        raise ValueError(f"{store.root} exists and is not a folder of its own (a link or a file); splitdiff writes "
+                         "results only into a real folder under --out")
     if create:
         store.root.mkdir(parents=True, exist_ok=True)
     return config.items(images), store

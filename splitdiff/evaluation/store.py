@@ -40,6 +40,10 @@ def write_text(path: Path, text: str) -> Path:
     return _atomic(Path(path), lambda p: p.write_text(text))
 
 
+#: What the report reads from every metrics row.
+_ROW_KEYS = ("key", "task", "sigma_y", "method", "image", "psnr", "ssim", "seconds", "nfe")
+
+
 class ResultStore:
     """Paths and atomic reads/writes for one evaluation's results folder."""
 
@@ -132,10 +136,23 @@ class ResultStore:
         write_text(self.error_path(item), json.dumps({"key": item.key, "image": item.image, "error": message}))
 
     def rows(self) -> list[dict]:
-        """Every metrics row, in a fixed order (by key)."""
-        paths = sorted((self.root / "results").rglob("*.json")) if (self.root / "results").is_dir() else []
-        return [json.loads(p.read_text()) for p in paths]
+        """Every metrics row, in a fixed order (by key); ValueError naming a file that is not one."""
+        return self._records("results", _ROW_KEYS)
 
     def errors(self) -> list[dict]:
-        paths = sorted((self.root / "errors").rglob("*.json")) if (self.root / "errors").is_dir() else []
-        return [json.loads(p.read_text()) for p in paths]
+        """Every error record, in a fixed order; ValueError naming a file that is not one."""
+        return self._records("errors", ("key", "image", "error"))
+
+    def _records(self, folder: str, keys: tuple[str, ...]) -> list[dict]:
+        base = self.root / folder
+        records = []
+        for path in sorted(base.rglob("*.json")) if base.is_dir() else []:
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                raise ValueError(f"{path} is not a readable record ({err}); remove it and rerun") from None
+            if not isinstance(record, dict) or any(k not in record for k in keys):
+                raise ValueError(f"{path} is not a splitdiff {folder[:-1]} record (expected an object with "
+                                 f"{', '.join(keys)}); remove it and rerun")
+            records.append(record)
+        return records

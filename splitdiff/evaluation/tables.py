@@ -120,7 +120,15 @@ _GROUP_KEYS = ("dataset", "task", "sigma_y", "method", "n")
 
 
 def _number(value) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits
+        return False
+    return True
 
 
 def _check_group(g, where: str) -> dict:
@@ -129,6 +137,9 @@ def _check_group(g, where: str) -> dict:
     missing = [k for k in _GROUP_KEYS + tuple(k for m in METRICS for k in (m, f"{m}_ci95")) if k not in g]
     if missing:
         raise ValueError(f"{where}: missing keys {missing}")
+    labels = [k for k in ("dataset", "task", "method") if not isinstance(g[k], str)]
+    if labels:
+        raise ValueError(f"{where}: expected text for {labels}")
     bad = [k for k in ("sigma_y", "n") + tuple(k for m in METRICS for k in (m, f"{m}_ci95"))
            if not _number(g[k]) or (k in ("sigma_y", "n") and g[k] is None)]
     if bad:
@@ -144,7 +155,7 @@ def read_table_json(path: str | Path) -> tuple[list[dict], list[dict]]:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as err:
         raise ValueError(f"cannot read {path}: {err}") from None
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise ValueError(f"{path} is not JSON ({err}); expected the table.json of splitdiff evaluate") from None
     if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
         raise ValueError(f"{path}: expected an object with a list 'groups' (the table.json of splitdiff evaluate)")

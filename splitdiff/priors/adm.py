@@ -69,16 +69,32 @@ def create_unet(**flags: Any) -> UNetModel:
     f = {**ADM_DEFAULTS, **flags}
     size = _flag(f, "image_size", int)
     channels = _flag(f, "num_channels", int)
-    if size < 1 or channels < 1 or _flag(f, "num_res_blocks", int) < 0:
-        raise ValueError(f"ADM flags image_size, num_channels must be >= 1 and num_res_blocks >= 0, got "
-                         f"{size}, {channels}, {f['num_res_blocks']}")
+    for key, value, low, high in (("image_size", size, 8, 8192), ("num_channels", channels, 1, 4096),
+                                  ("num_res_blocks", _flag(f, "num_res_blocks", int), 0, 16),
+                                  ("num_heads", _flag(f, "num_heads", int), 1, 256)):
+        if not low <= value <= high:  # the published models use 64..256 channels, 1..3 blocks
+            raise ValueError(f"ADM flag {key} must be in [{low}, {high}], got {value}")
+    for key in ("num_head_channels", "num_heads_upsample"):
+        if not (_flag(f, key, int) == -1 or 1 <= _flag(f, key, int) <= 4096):
+            raise ValueError(f"ADM flag {key} must be -1 (unused) or in [1, 4096], got {f[key]!r}")
+    if not 0.0 <= _flag(f, "dropout", float) < 1.0:
+        raise ValueError(f"ADM flag dropout must be in [0, 1), got {f['dropout']!r}")
     mult = _flag_tuple(f, "channel_mult", float) or _DEFAULT_MULT.get(size)
     if not mult:
         raise ValueError(f"no default channel_mult for image_size {size}; pass channel_mult")
+    if len(mult) > 8 or not all(0 < m <= 16 for m in mult):
+        raise ValueError(f"ADM flag channel_mult must be 1 to 8 numbers in (0, 16], got {f['channel_mult']!r}")
     mult = tuple(int(m) if float(m).is_integer() else m for m in mult)
     resolutions = _flag_tuple(f, "attention_resolutions", int)
     if any(r < 1 for r in resolutions):
         raise ValueError(f"ADM flag attention_resolutions must be positive, got {f['attention_resolutions']!r}")
+    try:
+        return _build_unet(f, size, channels, mult, resolutions)
+    except (AssertionError, ZeroDivisionError, RuntimeError, TypeError) as err:  # e.g. heads that do not divide
+        raise ValueError(f"these ADM flags do not describe a network: {err or type(err).__name__}") from None
+
+
+def _build_unet(f: dict, size: int, channels: int, mult: tuple, resolutions: tuple) -> UNetModel:
     return UNetModel(
         image_size=size, in_channels=3, model_channels=channels,
         out_channels=6 if f["learn_sigma"] else 3, num_res_blocks=_flag(f, "num_res_blocks", int),

@@ -41,6 +41,12 @@ class OpaqueObject:
         return f"<opaque {self.qualname}>"
 
 
+#: Modules whose callables only a hostile file names (``commands`` and ``__builtin__``: the
+#: Python 2 names pickle still writes for ``subprocess`` and ``builtins``).
+_REFUSED_MODULES = ("os", "posix", "nt", "sys", "subprocess", "commands", "builtins", "__builtin__", "pty", "shutil",
+                    "importlib", "runpy", "socket", "pickle", "code", "ctypes", "webbrowser")
+
+
 def _opaque(qualname: str) -> type:
     return type("OpaqueObject", (OpaqueObject,), {"qualname": qualname, "__module__": __name__})
 
@@ -58,7 +64,7 @@ def safe_load(path: str | Path) -> Any:
     except Exception:  # noqa: BLE001 - not a zip checkpoint: the legacy format, read with no placeholders
         names = []
     # torch refuses these modules whatever the allow-list says: only a hostile file names them
-    blocked = [n for n in names if n.split(".")[0] in ("os", "posix", "nt", "sys", "subprocess", "builtins")]
+    blocked = [n for n in names if n.split(".")[0] in _REFUSED_MODULES]
     if blocked:
         raise CheckpointError(f"{path} asks to call {', '.join(blocked)} when loaded: it is not a checkpoint splitdiff "
                               "will open (it may be malicious)")
@@ -160,9 +166,16 @@ def check_state(module: nn.Module, state: dict[str, Tensor], source: str = "chec
         f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
         for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)
     ]
+    # a weight is a dense tensor of the model's kind (floating point where the model's is)
+    mismatched += [
+        f"{k}: file {state[k].dtype} {str(state[k].layout).replace('torch.', '')} vs model {v.dtype}"
+        for k, v in expected.items() if k in state and k not in {m.split(':')[0] for m in mismatched}
+        and (state[k].is_floating_point() != v.is_floating_point() or state[k].layout != torch.strided
+             or state[k].is_meta)
+    ]
     if missing or unexpected or mismatched:
         parts = []
-        for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mismatched)):
+        for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape or type", mismatched)):
             if items:
                 more = f" (+{len(items) - 5} more)" if len(items) > 5 else ""
                 parts.append(f"{len(items)} {label}: {', '.join(items[:5])}{more}")

@@ -24,7 +24,7 @@ def default_prior(device: str | torch.device = "cpu", weights: str | Path | None
         )
     try:
         meta = json.loads(meta_path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise ValueError(f"{meta_path} is not valid JSON ({err}); it should be the metadata written beside the "
                          "weights by `splitdiff train-prior --export`") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("flags"), dict):

@@ -42,9 +42,12 @@ def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
     last = out / "checkpoints" / "last.ckpt"
+    for folder in (out / "checkpoints", out / "logs"):  # never write through a planted link
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise ValueError(f"{folder} exists and is not a folder of its own (a link or a file); remove it")
     # files are checked before Lightning starts (and logs), so a bad one is a single clear error
     if last.exists() and not trust_checkpoint:
-        _check_resumable(last)
+        _check_resumable(last, flags)
     weights = read_state_dict(init) if init is not None and not last.exists() else None
     L.seed_everything(seed, workers=True)
     model = DiffusionTraining(flags, lr=lr)
@@ -67,10 +70,10 @@ def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr
     return last
 
 
-def _check_resumable(last: Path) -> None:
+def _check_resumable(last: Path, flags: dict) -> None:
     """A checkpoint to resume holds only what train-prior writes (tensors and plain values):
     anything else was not written by it, and is refused before Lightning reads the file."""
-    from ..priors.checkpoint import CheckpointError
+    from ..priors.checkpoint import CheckpointError, check_state, safe_load
 
     try:
         foreign = torch.serialization.get_unsafe_globals_in_checkpoint(str(last))
@@ -79,6 +82,13 @@ def _check_resumable(last: Path) -> None:
     if foreign:
         raise CheckpointError(f"{last} refers to {', '.join(foreign[:3])}, which splitdiff train-prior never "
                               "writes; remove it, or pass --trust-checkpoint if you trust the file")
+    state = safe_load(last)
+    if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict) \
+            or "pytorch-lightning_version" not in state:
+        raise CheckpointError(f"{last} is not a Lightning checkpoint of splitdiff train-prior; remove it to start afresh")
+    with torch.device("meta"):  # the run's layout, without weights
+        model = DiffusionTraining(flags)
+    check_state(model, state["state_dict"], f"{last} (resumed with these --flag settings)")
 
 
 def export_prior(checkpoint: str | Path, weights: str | Path, trust_checkpoint: bool = False) -> Path:
