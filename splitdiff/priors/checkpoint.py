@@ -79,9 +79,10 @@ def safe_load(path: str | Path) -> Any:
         raise CheckpointError(f"could not read {path}: it is corrupted or not a PyTorch checkpoint") from None
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+def first_line(err: BaseException) -> str:
+    """The first non-empty line of an error's message (its type name if it has none)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
 
 
 def load_checkpoint(path: str | Path, trusted: bool = False) -> Any:
@@ -96,7 +97,7 @@ def _unsafe_load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # noqa: BLE001
-        raise CheckpointError(f"could not read {path}: {_first_line(err)}") from None
+        raise CheckpointError(f"could not read {path}: {first_line(err)}") from None
 
 
 def read_state_dict(path: str | Path, prefix: str = "", trusted: bool = False) -> dict[str, Tensor]:
@@ -120,7 +121,7 @@ def read_state_dict(path: str | Path, prefix: str = "", trusted: bool = False) -
         try:
             state = load_file(str(path))
         except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
-            raise CheckpointError(f"could not read {path} as safetensors: {_first_line(err)}") from None
+            raise CheckpointError(f"could not read {path} as safetensors: {first_line(err)}") from None
     else:
         state = load_checkpoint(path, trusted)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):

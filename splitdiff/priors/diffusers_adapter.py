@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, first_line
 from .latent import LatentDiffusionPrior
 from .network import EpsNetworkPrior
 from .schedule import NoiseSchedule
@@ -69,7 +69,7 @@ def _schedule(path: Path, subfolder: str):
         config = diffusers.DDPMScheduler.load_config(str(path), subfolder=subfolder, local_files_only=True)
         scheduler = diffusers.DDPMScheduler.from_config(config)
     except (OSError, ValueError, TypeError) as err:  # diffusers reports a bad JSON file as an OSError
-        raise CheckpointError(f"cannot read the scheduler of {path}/{subfolder}: {_first_line(err)}") from None
+        raise CheckpointError(f"cannot read the scheduler of {path}/{subfolder}: {first_line(err)}") from None
     return NoiseSchedule(scheduler.alphas_cumprod.double()), config.get("prediction_type", "epsilon")
 
 
@@ -84,18 +84,13 @@ def _load_strict(cls, path: Path, subfolder: str) -> nn.Module:
         if mismatch:  # diffusers raises on shapes before it reports keys
             raise CheckpointError(f"{path}/{subfolder} does not fit its config: wrong shape: "
                                   f"{mismatch[0].replace('size mismatch for ', '')}") from None
-        raise CheckpointError(f"cannot load {path}/{subfolder}: {_first_line(err)}") from None
+        raise CheckpointError(f"cannot load {path}/{subfolder}: {first_line(err)}") from None
     problems = [f"{len(info[key])} {label}: {', '.join(map(str, info[key][:5]))}"
                 for key, label in (("missing_keys", "missing"), ("unexpected_keys", "unexpected"),
                                    ("mismatched_keys", "wrong shape")) if info.get(key)]
     if problems:
         raise CheckpointError(f"{path}/{subfolder} does not fit its config: " + "; ".join(problems))
     return model
-
-
-def _first_line(err: BaseException) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[0] if lines else type(err).__name__
 
 
 def diffusers_prior(path: str | Path, device: str | torch.device = "cpu"):
