@@ -12,6 +12,7 @@ decorator for user code::
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any, Callable, Generic, TypeVar
 
 T = TypeVar("T")
@@ -79,14 +80,53 @@ class Registry(Generic[T]):
         return factory(**overrides)
 
     def summary(self, name: str) -> str:
-        """First sentence of the factory's docstring (its first paragraph, up to a period)."""
+        """First sentence of the first paragraph of the factory's docstring (see :func:`first_sentence`)."""
         doc = inspect.getdoc(self.get(name)) or ""
-        paragraph = " ".join(doc.split("\n\n")[0].split())
-        end = paragraph.find(". ")
-        return paragraph if end < 0 else paragraph[: end + 1]
+        return first_sentence(" ".join(doc.split("\n\n")[0].split()))
 
     def __contains__(self, name: object) -> bool:
         return name in self._factories
+
+
+#: Abbreviations whose period does not end a sentence (matched case-insensitively).
+ABBREVIATIONS: tuple[str, ...] = (
+    "e.g.", "i.e.", "et al.", "eq.", "eqs.", "sec.", "fig.", "figs.", "alg.", "vs.", "cf.", "tab.", "approx.", "resp.",
+)
+_ABBREVIATION_END = re.compile(
+    r"(?:^|[\s(\[])(?:" + "|".join(re.escape(a) for a in ABBREVIATIONS) + r")$", re.IGNORECASE
+)
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of ``text``, or all of it when no sentence ends.
+
+    A sentence ends at '.', '!' or '?' followed by white space or the end of the text, outside
+    parentheses, brackets and backquoted code, unless the period closes an abbreviation from
+    ``ABBREVIATIONS`` ("Eq. 9", "Zhu et al. 2023"). A decimal number ("3.0") has no white
+    space after its point, so it never ends one.
+    """
+    depth, code = 0, False
+    for i, char in enumerate(text):
+        if char == "`":
+            if i == 0 or text[i - 1] != "`":  # a run of backquotes opens or closes code once
+                code = not code
+        elif code:
+            continue
+        elif char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth = max(0, depth - 1)
+        elif char in ".!?" and depth == 0 and _ends_sentence(text, i):
+            return text[: i + 1]
+    return text
+
+
+def _ends_sentence(text: str, i: int) -> bool:
+    """Whether the punctuation at ``text[i]`` ends a sentence (not an abbreviation, white space next)."""
+    if i + 1 < len(text) and not text[i + 1].isspace():
+        return False
+    return text[i] != "." or not _ABBREVIATION_END.search(text[: i + 1])
 
 
 def _keyword_names(factory: Callable[..., Any]) -> set[str] | None:

@@ -9,8 +9,25 @@ import splitdiff as sd
 from splitdiff.priors import ADM_PRESETS, CheckpointError, create_unet
 from helpers import randomize, same
 
-TINY = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=(1, 2), attention_resolutions="16",
-            num_head_channels=16)
+#: every architecture flag of a tiny network (adm's config=None needs them all)
+TINY = dict(image_size=32, num_channels=32, num_res_blocks=1, channel_mult=(1, 2), learn_sigma=True, class_cond=False,
+            attention_resolutions="16", num_heads=4, num_head_channels=16, num_heads_upsample=-1,
+            use_scale_shift_norm=True, resblock_updown=True, use_new_attention_order=False)
+
+#: guided-diffusion's ``model_and_diffusion_defaults()`` (guided_diffusion/script_util.py), transcribed:
+#: the dict its scripts pass whole, after their command-line overrides
+GUIDED_DIFFUSION_DEFAULTS = dict(
+    image_size=64, num_channels=128, num_res_blocks=2, num_heads=4, num_heads_upsample=-1, num_head_channels=-1,
+    attention_resolutions="16,8", channel_mult="", dropout=0.0, class_cond=False, use_checkpoint=False,
+    use_scale_shift_norm=True, resblock_updown=False, use_fp16=False, use_new_attention_order=False,
+    learn_sigma=False, diffusion_steps=1000, noise_schedule="linear", timestep_respacing="", use_kl=False,
+    predict_xstart=False, rescale_timesteps=False, rescale_learned_sigmas=False,
+)
+#: the parameters of guided-diffusion's ``create_model``
+CREATE_MODEL_ARGS = ("image_size", "num_channels", "num_res_blocks", "channel_mult", "learn_sigma", "class_cond",
+                     "use_checkpoint", "attention_resolutions", "num_heads", "num_head_channels",
+                     "num_heads_upsample", "use_scale_shift_norm", "dropout", "resblock_updown", "use_fp16",
+                     "use_new_attention_order")
 
 
 @pytest.mark.parametrize("config,params,keys", [("ffhq", 93_563_910, 362), ("imagenet", 552_814_086, 566)])
@@ -33,7 +50,7 @@ def test_published_configs_have_the_checkpoint_layout(config, params, keys):
 
 @pytest.fixture
 def tiny_checkpoint(tmp_path):
-    net = randomize(create_unet(**{**ADM_PRESETS["ffhq"], **TINY}))
+    net = randomize(create_unet(**TINY))
     path = tmp_path / "tiny_adm.pt"
     torch.save(net.state_dict(), path)
     return net, path
@@ -41,7 +58,7 @@ def tiny_checkpoint(tmp_path):
 
 def test_tiny_checkpoint_round_trip(tiny_checkpoint, tmp_path):
     net, path = tiny_checkpoint
-    prior = sd.priors.build("adm", checkpoint=path, config="ffhq", **TINY)
+    prior = sd.priors.build("adm", checkpoint=path, **TINY)
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     t = torch.tensor([10, 700])
     with torch.no_grad():
@@ -52,12 +69,12 @@ def test_tiny_checkpoint_round_trip(tiny_checkpoint, tmp_path):
 
     st_path = tmp_path / "tiny_adm.safetensors"
     save_file(net.state_dict(), str(st_path))
-    assert same(sd.priors.build("adm", checkpoint=st_path, config="ffhq", **TINY).eps(x, t), expected)
+    assert same(sd.priors.build("adm", checkpoint=st_path, **TINY).eps(x, t), expected)
 
 
 def test_learned_sigma_channels_are_split(tiny_checkpoint):
     net, path = tiny_checkpoint
-    prior = sd.priors.build("adm", checkpoint=path, config="ffhq", **TINY)
+    prior = sd.priors.build("adm", checkpoint=path, **TINY)
     x = torch.randn(1, 3, 32, 32)
     assert net(x, torch.tensor([5])).shape[1] == 6 and prior.eps(x, 5).shape[1] == 3
 
@@ -74,10 +91,12 @@ def test_mismatched_checkpoints_are_errors(tiny_checkpoint, tmp_path):
         p = tmp_path / f"{label}.pt"
         torch.save(broken, p)
         with pytest.raises(CheckpointError, match=label):
-            sd.priors.build("adm", checkpoint=p, config="ffhq", **TINY)
-    # the right file with the wrong preset names what does not fit
+            sd.priors.build("adm", checkpoint=p, **TINY)
+    # the right file with the wrong preset, or the wrong flags, names what does not fit
     with pytest.raises(CheckpointError, match="wrong shape|missing"):
-        sd.priors.build("adm", checkpoint=path, config="imagenet", **{**TINY, "num_res_blocks": 2})
+        sd.priors.build("adm", checkpoint=path, config="imagenet")
+    with pytest.raises(CheckpointError, match="wrong shape|missing"):
+        sd.priors.build("adm", checkpoint=path, **{**TINY, "num_res_blocks": 2})
 
 
 def test_unreadable_files_are_errors(tmp_path):
@@ -100,6 +119,131 @@ def test_no_silent_random_weights():
         sd.priors.build("adm", config="celeba", random_init=True)
     with pytest.raises(ValueError, match="unknown ADM flags"):
         sd.priors.build("adm", random_init=True, num_channel=64)
+
+
+def _meta_adm(**options):
+    """An ADM prior built without allocating weights (the published presets are large)."""
+    with torch.device("meta"):
+        return sd.priors.build("adm", random_init=True, device="meta", **options)
+
+
+def _params(prior) -> int:
+    return sum(p.numel() for p in prior.net.parameters())
+
+
+def test_every_guided_diffusion_flag_is_accepted(tiny_checkpoint):
+    """The authors' whole flag dict loads; flags that change neither the weights nor eps are ignored."""
+    assert set(CREATE_MODEL_ARGS) <= set(GUIDED_DIFFUSION_DEFAULTS)
+    net, path = tiny_checkpoint
+    flags = {**GUIDED_DIFFUSION_DEFAULTS, **TINY, "use_checkpoint": True, "use_fp16": True, "dropout": 0.1,
+             "timestep_respacing": "ddim50", "use_kl": True, "rescale_timesteps": True,
+             "rescale_learned_sigmas": True}
+    prior = sd.priors.build("adm", checkpoint=path, **flags)
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert same(prior.eps(x, 400), net(x, torch.tensor([400]))[:, :3])
+    assert prior.net.out[2].weight.dtype == torch.float32  # use_fp16 is not a dtype: dtype= is
+    assert {k: v.shape for k, v in create_unet(**flags).state_dict().items()} == {
+        k: v.shape for k, v in net.state_dict().items()}
+    for respacing in ("", "250", "ddim25", [10, 15], 100):
+        sd.priors.build("adm", checkpoint=path, **TINY, timestep_respacing=respacing)
+
+
+@pytest.mark.parametrize("config,params", [("ffhq", 93_563_910), ("imagenet", 552_814_086)])
+def test_presets_take_the_flags_that_keep_their_layout(config, params):
+    preset = ADM_PRESETS[config]
+    extra = dict(use_fp16=True, use_checkpoint=True, timestep_respacing="250", diffusion_steps=1000,
+                 noise_schedule="linear", predict_xstart=False)
+    assert _params(_meta_adm(config=config, **extra)) == params
+    # layout flags equal to the preset's, however they are spelled, are fine
+    same_values = dict(image_size=256, num_channels=preset["num_channels"], learn_sigma=True, class_cond=False,
+                       channel_mult="1,1,2,2,4,4", num_heads_upsample=-1, use_new_attention_order=False,
+                       attention_resolutions=[int(r) for r in preset["attention_resolutions"].split(",")])
+    assert _params(_meta_adm(config=config, **same_values)) == params
+
+
+def test_dps_model_config_loads_as_its_yaml_reads():
+    """DPS's configs/model_config.yaml as yaml.safe_load reads it (attention_resolutions: 16 is an int)."""
+    dps = dict(image_size=256, num_channels=128, num_res_blocks=1, channel_mult="", learn_sigma=True,
+               class_cond=False, use_checkpoint=False, attention_resolutions=16, num_heads=4, num_head_channels=64,
+               num_heads_upsample=-1, use_scale_shift_norm=True, dropout=0.0, resblock_updown=True, use_fp16=False,
+               use_new_attention_order=False)
+    assert _params(_meta_adm(**dps)) == _params(_meta_adm(config="ffhq", **dps)) == 93_563_910
+    with pytest.raises(ValueError, match="model_path.*checkpoint="):
+        _meta_adm(**dps, model_path="models/ffhq_10m.pt")
+
+
+def test_without_layout_flags_the_default_is_ffhq():
+    assert _params(_meta_adm()) == _params(_meta_adm(config="ffhq")) == 93_563_910
+    assert _params(_meta_adm(use_fp16=True, dropout=0.0)) == 93_563_910
+
+
+def test_preset_with_a_different_layout_flag_is_an_error():
+    with pytest.raises(ValueError, match=r"'ffhq'.*num_channels=64 \(ffhq: 128\)") as err:
+        _meta_adm(config="ffhq", num_channels=64)
+    assert "config=None" in str(err.value)
+    with pytest.raises(ValueError, match=r"image_size=32 \(imagenet: 256\)") as err:
+        _meta_adm(config="imagenet", **TINY)
+    for name in ("num_channels", "num_res_blocks", "channel_mult", "attention_resolutions"):
+        assert name in str(err.value)
+    assert "learn_sigma" not in str(err.value) and "resblock_updown" not in str(err.value)  # equal to the preset
+
+
+@pytest.mark.parametrize("config", [None, "omitted"])
+def test_partial_layout_flags_name_the_missing_ones(config):
+    partial = {k: v for k, v in TINY.items() if k not in ("learn_sigma", "use_new_attention_order")}
+    options = {} if config == "omitted" else {"config": config}
+    with pytest.raises(ValueError, match=r"missing.*learn_sigma, use_new_attention_order") as err:
+        sd.priors.build("adm", random_init=True, **options, **partial)
+    assert "ffhq" in str(err.value)  # the other way out: a preset
+    with pytest.raises(ValueError, match="missing"):
+        sd.priors.build("adm", random_init=True, **options, num_channels=64)
+
+
+@pytest.mark.parametrize("flag,value", [("diffusion_steps", 4000), ("noise_schedule", "cosine"),
+                                        ("predict_xstart", True)])
+def test_diffusion_flags_splitdiff_cannot_honour_are_errors(tiny_checkpoint, flag, value):
+    _, path = tiny_checkpoint
+    with pytest.raises(ValueError, match=f"{flag}.*eps-prediction on the linear 1000-step schedule"):
+        sd.priors.build("adm", checkpoint=path, **TINY, **{flag: value})
+    with pytest.raises(ValueError, match=f"{flag}.*eps-prediction on the linear 1000-step schedule"):
+        _meta_adm(config="ffhq", **{flag: value})
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("use_fp16", "yes"), ("use_checkpoint", 2), ("learn_sigma", "False"), ("resblock_updown", None),
+    ("timestep_respacing", 2.5), ("timestep_respacing", ["ddim"]), ("diffusion_steps", "1000 steps"),
+    ("noise_schedule", 3), ("use_kl", "no"), ("rescale_timesteps", 0.5),
+])
+def test_flag_values_are_checked(flag, value):
+    with pytest.raises(ValueError, match=f"ADM flag {flag} must be"):
+        create_unet(**{**TINY, flag: value})
+    with pytest.raises(ValueError, match=f"ADM flag {flag} must be"):
+        sd.priors.build("adm", random_init=True, **{**TINY, flag: value})
+
+
+def test_unknown_flags_stay_errors():
+    for flag in ("sigma_small", "model_path", "num_channel"):
+        with pytest.raises(ValueError, match=f"unknown ADM flags \\['{flag}'\\]"):
+            sd.priors.build("adm", random_init=True, **TINY, **{flag: 1})
+
+
+def test_class_conditional_checkpoints_are_an_error():
+    assert create_unet(**{**TINY, "class_cond": True}).num_classes == 1000  # the network itself builds
+    with pytest.raises(ValueError, match="class_cond=True.*unconditional"):
+        sd.priors.build("adm", random_init=True, **{**TINY, "class_cond": True})
+
+
+@pytest.mark.parametrize("change", [dict(num_head_channels=32), dict(num_heads_upsample=1, num_head_channels=-1),
+                                    dict(use_new_attention_order=True)])
+def test_attention_flags_change_eps_but_not_the_state_dict(change):
+    """Why the attention flags are layout flags too: a strict load cannot catch a wrong one."""
+    net = randomize(create_unet(**TINY)).eval()
+    other = create_unet(**{**TINY, **change}).eval()
+    other.load_state_dict(net.state_dict())  # same keys and shapes
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert not same(net(x, torch.tensor([300])), other(x, torch.tensor([300])))
 
 
 def test_half_precision_network(tiny_checkpoint):

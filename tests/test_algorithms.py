@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+import authors
 import splitdiff as sd
 from splitdiff.splitting import IterationState
 
@@ -44,50 +45,61 @@ def test_every_algorithm_runs_on_every_operator(algorithm, operator, network):
     assert seen == list(range(len(solver.timeline())))
 
 
-def _authors_ddiff(prior, op, y, x_T, gamma0, t0, full, generator):
-    """DDiff as the authors' ddiff_sample.py runs it (admm_ddim, 1000 steps), transliterated."""
-    a = prior.schedule.alphas_cumprod
-    img, u = x_T.clone(), torch.zeros_like(x_T)
-    seq = list(range(1000))[::-1]
-    for i, idx in enumerate(seq):
-        at = a[idx]
-        x0_pred = ((img - torch.sqrt(1 - at) * prior.eps(img, idx)) / torch.sqrt(at)).clamp(-1, 1)
-        anneal = 3.3 if idx > 90 else 0.1
-        v = (x0_pred - u).requires_grad_(True)
-        nll = torch.linalg.norm(y - op(v)) ** 2 / (2 * op.sigma**2)
-        (grad,) = torch.autograd.grad(nll, v)
-        x = (v - grad * (gamma0 / torch.linalg.norm(grad)) * anneal).detach()
-        eps_hat = (img - torch.sqrt(at) * x) / torch.sqrt(1 - at)
-        if idx > 0:
-            ap = a[seq[i + 1]]
-            sigma_t = torch.sqrt((1 - ap) / (1 - at) * (1 - at / ap))
-            noise = torch.randn(img.shape, generator=generator, dtype=img.dtype) if idx > t0 else 0
-            if full:
-                img = torch.sqrt(ap) * (x + u) + torch.sqrt(1 - ap) * noise
-            else:
-                img = torch.sqrt(ap) * (x + u) + torch.sqrt(1 - ap - sigma_t**2) * eps_hat + sigma_t * noise
-            u = u + x - x0_pred
-    return img
-
-
 @pytest.mark.parametrize("task,operator", [
     ("super_resolution", sd.operators.SuperResolution(scale=4)),
     ("gaussian_blur", sd.operators.GaussianBlur(kernel_size=5, std=1.0)),
 ])
 def test_ddiff_is_the_authors_loop(task, operator):
-    """Same prior, operator, x_T and noise stream: splitdiff's ddiff returns the authors' output."""
+    """Same prior, operator, x_T and noise stream (fed through the noise hook): splitdiff's
+    ddiff returns the output of the authors' loop (tests/authors.py::ddiff_loop)."""
     prior = sd.priors.build("random_network").double()
     op = operator.double()
     x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
     y = op.measure(x, generator=torch.Generator().manual_seed(1))
     x_T = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     d = sd.algorithms.ddiff_defaults(task)
-    ref = _authors_ddiff(prior, op, y, x_T, d.gamma0, d.t0, d.full_renoise, torch.Generator().manual_seed(3))
-    ours = sd.algorithms.build("ddiff", prior=prior, operator=op).solve(y, x_T=x_T, generator=torch.Generator().manual_seed(3))
+    draws = _stream(999 - d.t0, (1, 3, 8, 8), 3)  # one per step with t > t0 (Algorithm 1, line 8)
+    ref = authors.ddiff_loop(prior, op, y, x_T, d.gamma0, d.t0, d.full_renoise, authors.recorded(draws))
+    seen = []
+    ours = sd.algorithms.build("ddiff", prior=prior, operator=op).solve(y, x_T=x_T, noise=_hook(draws, seen))
+    assert seen == [(k, 999 - k) for k in range(999 - d.t0)]  # asked after step k, at its timestep
     # float64: the two loops order their multiplications differently, and the first steps
     # amplify those last-bit differences by 1/sqrt(alpha_bar_999) ~ 158 each (measured
     # 1.3e-7 (SR) and 1.3e-6 (blur) at the end); any algorithmic difference is >= 1e-2.
     assert torch.allclose(ours, ref, rtol=0, atol=1e-5)
+
+
+def test_generator_and_noise_hook_give_the_same_draws(network):
+    """The default source is torch.randn on the generator: a hook replaying those draws (start
+    first, then one per step) gives the same result."""
+    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
+    y = op.measure(torch.zeros(1, 3, 16, 16), generator=torch.Generator().manual_seed(0))
+    solver = sd.algorithms.build("ddiff", prior=network, operator=op, steps=20, t0=0)
+    a = solver.solve(y, generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(1)
+    b = solver.solve(y, noise=lambda k, t, shape: torch.randn(shape, generator=g))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="either generator= or noise="):
+        solver.solve(y, generator=torch.Generator(), noise=lambda k, t, shape: torch.zeros(shape))
+    with pytest.raises(ValueError, match=r"shape \(1, 3, 16, 16\)"):
+        solver.solve(y, noise=lambda k, t, shape: torch.zeros(2, 2))
+
+
+def _stream(count: int, shape: tuple, seed: int) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(shape, generator=g, dtype=torch.float64) for _ in range(count)]
+
+
+def _hook(draws: list[torch.Tensor], seen: list | None = None):
+    """A noise hook handing out ``draws`` in order (recording the (k, t) it was asked for)."""
+    stream = iter(draws)
+
+    def noise(k, t, shape):
+        if seen is not None:
+            seen.append((k, t))
+        return next(stream)
+
+    return noise
 
 
 def test_dual_is_minus_the_last_step():
@@ -104,50 +116,57 @@ def test_dual_is_minus_the_last_step():
         assert torch.allclose(n, torch.full_like(n, lam), rtol=1e-4)
 
 
-def _diffpir_reference(prior, op, y, x_T, lam, zeta, generator):
-    """DiffPIR (Zhu et al. 2023, Alg. 1) with the one-gradient-step data update, 'quad' 100 steps."""
-    a = prior.schedule.alphas_cumprod
-    ts = prior.schedule.timesteps(100, "quad")
-    x = x_T.clone()
-    for i, t in enumerate(ts[:-1]):
-        at, ap = a[t], a[ts[i + 1]]
-        x0 = prior.tweedie(x, t).clamp(-1, 1)
-        sigma_bar2 = (1 - at) / at
-        with torch.enable_grad():
-            v = x0.clone().requires_grad_(True)
-            (grad,) = torch.autograd.grad((y - op(v)).pow(2).sum(), v)
-        x0_hat = x0 - sigma_bar2 / (2 * lam * op.sigma**2) * grad
-        eps_hat = (x - torch.sqrt(at) * x0_hat) / torch.sqrt(1 - at)
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-        x = torch.sqrt(ap) * x0_hat + torch.sqrt(1 - ap) * (math.sqrt(1 - zeta) * eps_hat + math.sqrt(zeta) * noise)
-    return x
+@pytest.mark.parametrize("mode,lam,zeta,seed", [
+    ("exact", 7.0, 0.3, 0), ("exact", 1.0, 1.0, 1), ("gradient", 7.0, 0.5, 0), ("gradient", 2.0, 1.0, 1),
+])
+def test_diffpir_is_the_authors_loop(mode, lam, zeta, seed):
+    """splitdiff's diffpir (quad timesteps, rho with the [0, 1]-scale noise std, start from y
+    diffused to t = 999) is the authors' deblurring loop transcribed in tests/authors.py
+    (main_ddpir_deblur.py:206-347, main_ddpir.py:421-427), fed the same noise stream."""
+    prior = sd.priors.build("random_network").double()
+    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
+    g = torch.Generator().manual_seed(seed)
+    y = op.measure(torch.rand(2, 3, 8, 8, generator=g, dtype=torch.float64) * 2 - 1, generator=g)
+    draws = _stream(100, (2, 3, 8, 8), seed + 10)
+    ref = authors.diffpir_loop(prior, op, y, lam, zeta, authors.DIFFPIR_QUAD_100, authors.recorded(draws), mode)
+    seen, states = [], []
+    solver = sd.algorithms.build("diffpir", prior=prior, operator=op, lam=lam, zeta=zeta, mode=mode)
+    out = solver.solve(y, noise=_hook(draws, seen), callback=states.append)
+    assert solver.nfe() == 99 and len(seen) == 100  # the authors' 100th call (t = 0) is discarded
+    assert seen[0] == (-1, 999) and [t for _, t in seen[1:]] == authors.DIFFPIR_QUAD_100[:-1]
+    start = authors.diffpir_start(prior, op, y, 999, authors.recorded(draws[:1]))
+    assert torch.allclose(states[0].x_t, start, rtol=0, atol=1e-12)
+    # Measured: 1e-13 (exact) and 2e-11 (gradient). The old rho (4x) differs by ~1, the
+    # reversed 'quad' order by 1.7-49, a Gaussian start by 3e-7 (exact) to 1e-5 (gradient).
+    assert torch.allclose(out, ref, rtol=0, atol=1e-8)
 
 
 @pytest.mark.parametrize("lam,zeta", [(7.0, 0.5), (2.0, 1.0), (4.0, 0.6)])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ddiff_without_dual_is_diffpir(lam, zeta, seed):
     """Sec. 3.4: DDiff with the dual update removed, sigma_t = sqrt(zeta (1 - a_prev)) and
-    gamma_t = sigma_bar_t^2 / (2 lam sigma_n^2) (one plain gradient step) is DiffPIR."""
+    gamma_t = sigma_bar_t^2 / (2 lam sigma_n^2) (one plain gradient step; sigma_n DiffPIR's
+    [0, 1]-scale noise std, half splitdiff's sigma) is DiffPIR, i.e. the authors' loop."""
     prior = sd.priors.build("random_network").double()
     op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
     g = torch.Generator().manual_seed(seed)
     y = op.measure(torch.rand(2, 3, 8, 8, generator=g, dtype=torch.float64) * 2 - 1, generator=g)
     x_T = torch.randn(2, 3, 8, 8, generator=g, dtype=torch.float64)
-    ref = _diffpir_reference(prior, op, y, x_T, lam, zeta, torch.Generator().manual_seed(2))
-    diffpir = sd.algorithms.build("diffpir", prior=prior, operator=op, lam=lam, zeta=zeta, mode="gradient")
+    draws = _stream(99, (2, 3, 8, 8), seed + 20)
+    ref = authors.diffpir_loop(prior, op, y, lam, zeta, authors.DIFFPIR_QUAD_100, authors.recorded(draws),
+                               "gradient", x_T=x_T)
+    sigma_n = op.sigma / 2
     no_dual = sd.algorithms.build(
         "ddiff", prior=prior, operator=op, dual=False, normalized=False, t0=0, steps=100, spacing="quad",
-        gamma=lambda tl: tl.sigma_bar**2 / (2 * lam * op.sigma**2),
+        gamma=lambda tl: tl.sigma_bar**2 / (2 * lam * sigma_n**2),
         sigma=lambda tl: torch.sqrt(zeta * (1 - tl.alpha_bar_prev)),
     )
-    for solver in (diffpir, no_dual):
-        out = solver.solve(y, x_T=x_T, generator=torch.Generator().manual_seed(2))
-        # DiffPIR's first data steps have length sigma_bar^2 / (2 lam sigma^2) ~ 1e5 and
-        # amplify last-bit differences of arithmetic order; with zeta >= 0.5 we measured
-        # <= 5e-8 over 8 seeds. Small zeta makes trajectories chaotic (0.3: one seed in 8
-        # reached 1e-4; 0.05: 1-ulp changes of x_T move the output by 4e-3), so we avoid it.
-        # A wrong gamma_t or sigma_t changes the output by >= 1e-2.
-        assert torch.allclose(out, ref, rtol=0, atol=1e-6)
+    out = no_dual.solve(y, x_T=x_T, noise=_hook(draws))
+    # DiffPIR's first data steps have length sigma_bar^2 / (2 lam sigma_n^2) ~ 1e6 and
+    # amplify last-bit differences of arithmetic order. Small zeta makes trajectories chaotic
+    # (0.3: one seed in 8 reached 1e-4; 0.05: 1-ulp changes of x_T move the output by 4e-3),
+    # so we avoid it. A wrong gamma_t or sigma_t changes the output by >= 1e-2.
+    assert torch.allclose(out, ref, rtol=0, atol=1e-6)
 
 
 def test_table2_variants_differ_only_in_composition(network):
@@ -213,3 +232,78 @@ def test_callback_sees_the_state(network):
     sd.algorithms.build("ddiff", prior=network, operator=op, steps=5).solve(y, callback=states.append)
     assert [s.t for s in states] == [999, 749, 500, 250]  # 5 respaced timesteps, 4 transitions
     assert all(s.x.shape == s.z.shape == s.u.shape == s.x_t.shape == (1, 3, 8, 8) for s in states)
+    for before, after in zip(states, states[1:]):  # one iteration's outputs are the next one's inputs
+        assert torch.equal(after.x_t, before.x_next) and torch.equal(after.u_in, before.u)
+    first = states[0]
+    assert torch.equal(first.u_in, torch.zeros_like(first.u))
+    assert torch.equal(first.u, first.x - first.z)  # Algorithm 1: u += x - z after the data step
+
+
+@pytest.mark.parametrize("name", ["ddiff", "diffpir", "diff-pnp-admm", "dps", "daps"])
+def test_a_callback_returning_false_stops_with_the_current_state(name, network):
+    """A callback returning False ends the solve after that iteration; the result is the one a
+    solve of that many iterations would give (for a Solver: its prior step's output)."""
+    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
+    y = op.measure(torch.zeros(1, 3, 8, 8), generator=torch.Generator().manual_seed(0))
+    options = {"daps": dict(steps=6, langevin_steps=2, ode_steps=1)}.get(name, dict(steps=6))
+    solver = sd.algorithms.build(name, prior=network, operator=op, **options)
+    states: list[IterationState] = []
+
+    def stop_after_two(state):
+        states.append(state)
+        return state.k < 2
+
+    out = solver.solve(y, generator=torch.Generator().manual_seed(1), callback=stop_after_two)
+    assert [s.k for s in states] == [0, 1, 2]
+    last = states[-1]
+    expected = last.x if name == "diff-pnp-admm" else last.x_next
+    assert torch.equal(out, expected)
+
+
+def _residual_sum_holds(states) -> bool:
+    """Standard ADMM: u entering iteration k is the sum over j < k of (x_j - z_{j+1})."""
+    total = torch.zeros_like(states[0].u)
+    for before, after in zip(states, states[1:]):
+        total = total + before.x - after.z
+        if not torch.allclose(after.u, total, rtol=0, atol=1e-9):
+            return False
+    return True
+
+
+def test_diff_pnp_admm_dual_accumulates_the_residuals():
+    """Sec. 3.1: Diff-PnP-ADMM is standard ADMM (x-update, z = D(x + u), u += x - z with the new
+    z), so u is the running sum of residuals; in Algorithm 1's order (the old one), with one
+    gradient step, u would only be minus the last step."""
+    prior = sd.priors.build("random_network").double()
+    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
+    y = op.measure(torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1,
+                   generator=torch.Generator().manual_seed(1))
+    states: list[IterationState] = []
+    solver = sd.algorithms.build("diff-pnp-admm", prior=prior, operator=op, steps=30)
+    solver.solve(y, generator=torch.Generator().manual_seed(2), callback=states.append)
+    assert solver.splitting.order == "admm" and _residual_sum_holds(states)
+    alg1: list[IterationState] = []
+    sd.algorithms.build("diff-pnp-admm", prior=prior, operator=op, steps=30, order="algorithm1").solve(
+        y, generator=torch.Generator().manual_seed(2), callback=alg1.append)
+    assert not _residual_sum_holds(alg1)
+
+
+def test_diff_pnp_admm_is_standard_admm():
+    """Against the paper's standard ADMM transcribed in tests/authors.py::standard_admm_loop."""
+    prior = sd.priors.build("random_network").double()
+    op = sd.operators.SuperResolution(scale=2).double()
+    y = op.measure(torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1,
+                   generator=torch.Generator().manual_seed(1))
+    x_T = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    # guided-diffusion's space_timesteps(1000, [11]): round(k * 99.9), k = 0..10 (Python rounds 499.5 to 500)
+    timesteps = [999, 899, 799, 699, 599, 500, 400, 300, 200, 100, 0]
+    gammas = [2.0 * 3.3 if t > 90 else 2.0 * 0.1 for t in timesteps[:-1]]  # gamma0 * (a | b), t_gamma = 90
+    ref_x, ref_u = authors.standard_admm_loop(prior, op, y, x_T, timesteps, gammas)
+    states: list[IterationState] = []
+    solver = sd.algorithms.build("diff-pnp-admm", prior=prior, operator=op, steps=11, gamma0=2.0)
+    out = solver.solve(y, x_T=x_T, callback=states.append)
+    assert [s.t for s in states] == timesteps[:-1]
+    # float64; Tweedie at t = 999 amplifies last-bit differences ~158x (measured 6.5e-8);
+    # Algorithm 1's order instead differs by 0.89
+    assert torch.allclose(out, ref_x, rtol=0, atol=1e-6)
+    assert torch.allclose(states[-1].u, ref_u, rtol=0, atol=1e-6)

@@ -87,3 +87,41 @@ def test_dps_differentiates_through_the_network():
     a = float(prior.schedule.alphas_cumprod[500])
     assert not torch.allclose(grad, torch.full_like(grad, a**-0.5), atol=1e-3)
     assert prior.eps(x_t.detach(), 500).grad_fn is None  # no graph when the input needs none
+
+
+def test_daps_step_size_decays_as_the_authors_scheduler():
+    """DAPS HEAD (cores/mcmc.py:174-180, cores/scheduler.py:39): lr_k = lr (1 + k / (N + 1)
+    (lr_min_ratio - 1)) over N annealing steps. With N = 4, lr_min_ratio = 0.01 the factors are
+    1, 0.802, 0.604, 0.406 (written out). Measured from one Langevin step with no noise, which
+    moves x0_hat by -lr_k grad ||A x - y||^2 / tau^2."""
+    op = sd.operators.build("random_inpainting").double()
+    y = op.measure(torch.zeros(1, 3, 8, 8, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
+    solver = sd.algorithms.build("daps", prior=sd.priors.build("random_network").double(), operator=op,
+                                 steps=4, langevin_steps=1, ode_steps=1, lr=1e-4, tau=0.01)
+    factors = []
+
+    def record(state):
+        with torch.enable_grad():
+            x0_hat = state.z.clone().requires_grad_(True)
+            (g,) = torch.autograd.grad((op(x0_hat) - y).pow(2).sum(), x0_hat)
+        step = state.x - state.z
+        factors.append(float((step * g).sum() / (-(g * g).sum() / 0.01**2)) / 1e-4)
+
+    solver.solve(y, noise=lambda k, t, shape: torch.zeros(shape), callback=record)
+    assert factors == pytest.approx([1.0, 0.802, 0.604, 0.406], rel=1e-9)
+
+
+def test_daps_phase_retrieval_tau_is_converted_to_splitdiffs_operator():
+    """The authors' phase retrieval is A(0.5 x + 0.5); splitdiff's is A(x). A is positively
+    homogeneous, so their ||A(0.5 x) - y/2||^2 / 0.01^2 is ||A(x) - y||^2 / 0.02^2: the
+    default tau for phase retrieval is 0.02 (and 0.01 elsewhere)."""
+    op = sd.operators.build("phase_retrieval").double()
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(1, 3, 8, 8, generator=g, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    y = op.measure(torch.rand(1, 3, 8, 8, generator=g, dtype=torch.float64) * 2 - 1, generator=g)
+    (theirs,) = torch.autograd.grad((op(0.5 * x) - 0.5 * y).pow(2).sum() / 0.01**2, x)
+    (ours,) = torch.autograd.grad((op(x) - y).pow(2).sum() / 0.02**2, x)
+    assert torch.allclose(theirs, ours, rtol=1e-10, atol=1e-8)
+    prior = sd.priors.build("random_network")
+    assert sd.algorithms.build("daps", prior=prior, operator="phase_retrieval").tau == 0.02
+    assert sd.algorithms.build("daps", prior=prior, operator="hdr").tau == 0.01

@@ -128,3 +128,27 @@ def test_pixel_consistency_is_encode_step_decode(tiny_ldm):
 def test_latent_ddiff_rejects_pixel_priors():
     with pytest.raises(ValueError, match="LatentDiffusionPrior"):
         sd.algorithms.build("latent-ddiff", prior="random_network", operator="hdr")
+
+
+def test_gradient_step_clamps_each_element_before_the_step():
+    """GradientStep(clamp=c): x = v - gamma clamp(g, -c, c), g = grad ||y - A v||^2 (DAPS's latent
+    wrapper clamps with c = 1); written out for A = identity: g = 2 (v - y)."""
+    op = sd.operators.Inpainting(mask=torch.ones(1, 1, 2, 2)).double()
+    v = torch.tensor([[[[0.1, 3.0], [-2.0, 0.4]]]], dtype=torch.float64)
+    y = torch.zeros_like(v)
+    step = sd.splitting.GradientStep(0.5, normalized=False, clamp=1.0)
+    step.start(sd.splitting.Timeline.iterations(1))
+    expected = torch.tensor([[[[0.1 - 0.5 * 0.2, 3.0 - 0.5], [-2.0 + 0.5, 0.4 - 0.5 * 0.8]]]], dtype=torch.float64)
+    assert torch.allclose(step(v, y, op, 0), expected, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="clamp"):
+        sd.splitting.GradientStep(0.5, clamp=0.0)
+
+
+def test_latent_ddiff_gradient_clamp_is_an_option(tiny_ldm):
+    tiny_ldm, _ = tiny_ldm
+    op = sd.operators.build("random_inpainting")
+    assert sd.algorithms.build("latent-ddiff", prior=tiny_ldm, operator=op).splitting.data_step.clamp is None
+    solver = sd.algorithms.build("latent-ddiff", prior=tiny_ldm, operator=op, clamp_gradient=1.0)
+    assert solver.splitting.data_step.clamp == 1.0
+    with pytest.raises(ValueError, match="consistency='latent'"):
+        sd.algorithms.build("latent-ddiff", prior=tiny_ldm, operator=op, consistency="pixel", clamp_gradient=1.0)

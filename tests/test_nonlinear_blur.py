@@ -64,7 +64,8 @@ def test_ddiff_with_tiny_adm_solves_nonlinear_blur(tiny_wizard):
     _, path = tiny_wizard
     op = sd.operators.build("nonlinear_blur", checkpoint=path, network=TINY)
     tiny_adm = dict(image_size=128, num_channels=32, num_res_blocks=1, channel_mult=(1, 2), attention_resolutions="64",
-                    num_head_channels=16)
+                    num_head_channels=16, learn_sigma=True, class_cond=False, num_heads=4, num_heads_upsample=-1,
+                    use_scale_shift_norm=True, resblock_updown=True, use_new_attention_order=False)
     prior = sd.priors.build("adm", random_init=True, **tiny_adm)
     randomize(prior.net, scale=0.2)
     x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0)) * 2 - 1

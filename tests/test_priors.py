@@ -194,3 +194,12 @@ def test_network_prior_keeps_a_graph_only_for_inputs_that_need_one():
 def test_classical_priors_reject_bad_sigma(prior):
     with pytest.raises(ValueError, match="sigma"):
         prior.denoise(torch.zeros(1, 1, 8, 8), 0.0)
+
+
+def test_quad_timesteps_are_diffpirs():
+    """Against the authors' timesteps written out in tests/authors.py (DiffPIR main_ddpir_sisr.py:266-283)."""
+    from authors import DIFFPIR_QUAD_20, DIFFPIR_QUAD_100
+
+    s = NoiseSchedule.linear()
+    assert s.timesteps(100, "quad") == DIFFPIR_QUAD_100
+    assert s.timesteps(20, "quad") == DIFFPIR_QUAD_20

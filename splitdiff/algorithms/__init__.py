@@ -5,11 +5,13 @@
 """
 
 from ..registry import Registry
-from .daps import DAPS, DAPS_LR, daps
+from .daps import DAPS, DAPS_LR, DAPS_TAU, daps
 from .dps import DPS, DPS_SCALES, dps
-from .compositions import ddiff, ddiff_hqs, diff_pnp_admm, diff_pnp_hqs, diffpir, latent_ddiff, pnp_admm, pnp_hqs
-from .defaults import TASKS, DDiffDefaults, ddiff_defaults, diffpir_defaults
-from .solver import BaseSolver, Solver
+from .compositions import (ddiff, ddiff_hqs, diff_pnp_admm, diff_pnp_hqs, diffpir, diffpir_rho, latent_ddiff, pnp_admm,
+                           pnp_hqs)
+from .defaults import TASKS, DDiffDefaults, DiffPIRDefaults, ddiff_defaults, diffpir_defaults
+from .solver import BaseSolver, Solver, Start
+from .start import DiffusedMeasurement, measurement_image
 
 REGISTRY: Registry[BaseSolver] = Registry("algorithm")
 register = REGISTRY.register
@@ -29,7 +31,9 @@ register("dps", dps)
 register("daps", daps)
 
 __all__ = [
-    "BaseSolver", "Solver", "DPS", "DAPS", "DPS_SCALES", "DAPS_LR", "dps", "daps", "TASKS", "DDiffDefaults", "ddiff_defaults", "diffpir_defaults",
-    "ddiff", "ddiff_hqs", "diff_pnp_admm", "diff_pnp_hqs", "diffpir", "latent_ddiff", "pnp_admm", "pnp_hqs",
+    "BaseSolver", "Solver", "Start", "DPS", "DAPS", "DPS_SCALES", "DAPS_LR", "DAPS_TAU", "dps", "daps", "TASKS", "DDiffDefaults",
+    "DiffPIRDefaults", "ddiff_defaults", "diffpir_defaults", "DiffusedMeasurement", "measurement_image",
+    "ddiff", "ddiff_hqs", "diff_pnp_admm", "diff_pnp_hqs", "diffpir", "diffpir_rho", "latent_ddiff", "pnp_admm",
+    "pnp_hqs",
     "REGISTRY", "register", "build", "names", "get",
 ]

@@ -1,15 +1,15 @@
 """The registered compositions. Each is a few lines: a splitting, a data step, a prior step.
 
-| name            | splitting | data step                                   | prior step                    |
-|-----------------|-----------|---------------------------------------------|-------------------------------|
-| ddiff           | ADMM      | normalized gradient, gamma0 * (a | b)       | manifold, DDIM / full renoise |
-| ddiff-hqs       | HQS       | normalized gradient, 90                     | manifold, DDIM eta = 1        |
-| diff-pnp-admm   | ADMM      | as ddiff                                    | direct Tweedie of x + u       |
-| diff-pnp-hqs    | HQS       | as ddiff                                    | direct Tweedie of x           |
-| diffpir         | HQS       | proximal, rho_t = lam / sigma_bar_t^2       | manifold, zeta                |
-| latent-ddiff    | ADMM      | as ddiff, through the decoder or in pixels  | manifold, in latent space     |
-| pnp-admm        | ADMM      | exact proximal, rho_k = 1 / sigma_k^2       | classical denoiser at sigma_k |
-| pnp-hqs         | HQS       | exact proximal, rho_k = 1 / sigma_k^2       | classical denoiser at sigma_k |
+| name            | splitting           | data step                                    | prior step                     |
+|-----------------|---------------------|----------------------------------------------|--------------------------------|
+| ddiff           | ADMM, Algorithm 1   | normalized gradient, gamma0 * (a | b)        | manifold, DDIM / full renoise  |
+| ddiff-hqs       | HQS                 | normalized gradient, 90                      | manifold, DDIM eta = 1         |
+| diff-pnp-admm   | ADMM, standard      | as ddiff                                     | direct Tweedie of x + u        |
+| diff-pnp-hqs    | HQS                 | as ddiff                                     | direct Tweedie of x            |
+| diffpir         | HQS                 | proximal, rho_t = lam sigma_n^2 / sigma_bar^2 | manifold, zeta; starts from y |
+| latent-ddiff    | ADMM, Algorithm 1   | as ddiff, through the decoder or in pixels   | manifold, in latent space      |
+| pnp-admm        | ADMM, standard      | exact proximal, rho_k = 1 / sigma_k^2        | classical denoiser at sigma_k  |
+| pnp-hqs         | HQS                 | exact proximal, rho_k = 1 / sigma_k^2        | classical denoiser at sigma_k  |
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ..splitting.prior_step import DirectStep, ManifoldStep, NoiseRule, ddim_sig
 from ..splitting.timeline import Schedule, geometric, step_down
 from .defaults import ddiff_defaults, diffpir_defaults
 from .solver import Solver
+from .start import DiffusedMeasurement
 
 
 def _parts(prior: Prior | str, operator: Operator | str) -> tuple[Prior, Operator]:
@@ -63,12 +64,15 @@ def ddiff(
     steps: int = 1000,
     spacing: str = "uniform",
     clip: bool = True,
+    order: str = "algorithm1",
 ) -> Solver:
     """DDiff (Algorithm 1) as the authors run it; defaults from Appendix H for ``task``.
 
     ``task`` defaults to the operator's task. Overrides: ``gamma0``, ``t0``, the a/b/t_gamma
     policy, a whole ``gamma`` schedule, ``sigma`` (the sigma_t rule of Eq. 12),
-    ``full_renoise_step``, ``dual=False`` (drop the dual update), ``normalized``, ``clip``.
+    ``full_renoise_step``, ``dual=False`` (drop the dual update), ``normalized``, ``clip``,
+    ``order="admm"`` (standard ADMM's dual update, see ``splitting.Splitting``; Algorithm 1's
+    order is the paper's and the authors' code's).
     """
     prior, operator = _parts(prior, operator)
     task = task or operator.task
@@ -81,7 +85,7 @@ def ddiff(
     if gamma is None:
         gamma = _ddiff_step(task, dataset, gamma0, a, b, t_gamma)
     return Solver(
-        Splitting(GradientStep(gamma, normalized), dual=dual),
+        Splitting(GradientStep(gamma, normalized), dual=dual, order=order),
         ManifoldStep(prior, sigma, t0=t0, clip=clip),
         operator, steps, spacing, name="ddiff",
     )
@@ -124,12 +128,13 @@ def _diff_pnp(dual: bool, name: str):
         steps: int = 1000,
         spacing: str = "uniform",
         clip: bool = True,
+        order: str = "admm",
     ) -> Solver:
         prior, operator = _parts(prior, operator)
         if gamma is None:
             gamma = _ddiff_step(task or operator.task, dataset, gamma0, a, b, t_gamma)
         return Solver(
-            Splitting(GradientStep(gamma, normalized), dual=dual),
+            Splitting(GradientStep(gamma, normalized), dual=dual, order=order),
             DirectStep(prior, clip=clip),
             operator, steps, spacing, name=name,
         )
@@ -139,10 +144,26 @@ def _diff_pnp(dual: bool, name: str):
 
 
 diff_pnp_admm = _diff_pnp(True, "diff-pnp-admm")
-diff_pnp_admm.__doc__ = """Diff-PnP-ADMM (Eq. 9, Table 2): Tweedie of ``x + u`` at decreasing t, no re-noising;
-DDiff's data step and step schedule."""
+diff_pnp_admm.__doc__ = """Diff-PnP-ADMM (Sec. 3.1, Table 2): standard ADMM (Eq. 3 -> Eq. 9 -> Eq. 6) whose z-update
+is the Tweedie estimate of ``x + u`` at decreasing t, with no re-noising; DDiff's data step and
+step schedule. The dual is updated with the new z, so it accumulates the residuals
+(``order="admm"``; ``order="algorithm1"`` gives Algorithm 1's order instead)."""
 diff_pnp_hqs = _diff_pnp(False, "diff-pnp-hqs")
 diff_pnp_hqs.__doc__ = """Diff-PnP-HQS (Table 2): Diff-PnP-ADMM without the dual variable."""
+
+
+def diffpir_rho(lam: float, sigma: float) -> Schedule:
+    """DiffPIR's data weight ``rho_t = lam sigma_n^2 / sigma_bar_t^2`` in ``ProximalStep``'s convention.
+
+    The authors (``main_ddpir_sisr.py:49, 216-235``) take ``sigma_n = max(0.001, s)`` with ``s``
+    the noise std on the [0, 1] scale (half splitdiff's ``sigma``, which is on [-1, 1]) and
+    solve ``argmin ||y - A x||^2 + rho_t ||x - v||^2``; ``ProximalStep`` solves
+    ``||y - A x||^2 / (2 sigma^2) + rho / 2 ||x - v||^2``, the same problem for
+    ``rho = rho_t / sigma^2``. So the same ``lam`` gives the authors' step: for sigma >= 0.002
+    ``rho = lam / (4 sigma_bar_t^2)``.
+    """
+    sigma_n = max(0.001, sigma / 2)
+    return lambda tl: lam * sigma_n**2 / (sigma**2 * tl.sigma_bar**2)
 
 
 def diffpir(
@@ -152,24 +173,38 @@ def diffpir(
     lam: float | None = None,
     zeta: float | None = None,
     mode: str = "auto",
-    steps: int = 100,
+    steps: int | None = None,
     spacing: str = "quad",
+    start: str = "measurement",
     t0: int = 0,
     clip: bool = True,
 ) -> Solver:
-    """DiffPIR (Zhu et al. 2023): HQS with ``rho_t = lam / sigma_bar_t^2`` and zeta re-noising.
+    """DiffPIR (Zhu et al. 2023) as the authors run it: HQS with ``rho_t = lam sigma_n^2 /
+    sigma_bar_t^2`` (``diffpir_rho``: the same ``lam`` means the same step as theirs) and zeta
+    re-noising, over 'quad' timesteps (999, 899, 857, ..., 10, 5, 0 for 100 steps).
 
-    ``mode``: 'exact' proximal step (linear operators), 'gradient' (one step), or 'auto'.
+    ``lam``, ``zeta`` and ``steps`` default to the authors' per-task values
+    (``algorithms.diffpir_defaults``): SR 6 / 0.25 / 100, deblurring 7 / 0.3 / 100, inpainting
+    1 / 1.0 / 20. ``start="measurement"``: the authors' start, the measurement diffused to
+    t = T (``DiffusedMeasurement``; pure noise for operators without an image view of y);
+    ``"gaussian"``: x_T ~ N(0, I). ``mode``: 'exact' proximal step (linear operators),
+    'gradient' (one gradient step of the same objective, as their ``main_ddpir.py:421-427``
+    for SR), or 'auto'. The authors also call the network at t = 0 and discard its output:
+    ``steps`` timesteps make ``steps - 1`` network calls here, ``steps`` there, with the same
+    result.
     """
     prior, operator = _parts(prior, operator)
-    if lam is None or zeta is None:
-        d_lam, d_zeta = diffpir_defaults(task or operator.task)
-        lam = d_lam if lam is None else lam
-        zeta = d_zeta if zeta is None else zeta
+    defaults = diffpir_defaults(task or operator.task)
+    lam = defaults.lam if lam is None else lam
+    zeta = defaults.zeta if zeta is None else zeta
+    steps = defaults.steps if steps is None else steps
+    if start not in ("measurement", "gaussian"):
+        raise ValueError(f"start must be 'measurement' (the authors') or 'gaussian', got {start!r}")
+    init = DiffusedMeasurement(operator, prior.schedule) if start == "measurement" else "gaussian"
     return Solver(
-        HQS(ProximalStep(lambda tl: lam / tl.sigma_bar**2, mode)),
+        HQS(ProximalStep(diffpir_rho(lam, operator.sigma), mode)),
         ManifoldStep(prior, zeta_sigma(zeta), t0=t0, clip=clip),
-        operator, steps, spacing, name="diffpir",
+        operator, steps, spacing, init=init, name="diffpir",
     )
 
 
@@ -188,7 +223,7 @@ def _pnp(dual: bool, name: str):
         sig = geometric(sigma_start, sigma_end) if sigma is None else sigma
         rho = (lambda tl: 1.0 / sig(tl) ** 2) if callable(sig) else 1.0 / float(sig) ** 2
         return Solver(
-            Splitting(ProximalStep(rho, mode), dual=dual),
+            Splitting(ProximalStep(rho, mode), dual=dual, order="admm"),
             DirectStep(prior, sigma=sig, clip=clip),
             operator, steps, init="zeros", name=name,
         )
@@ -205,6 +240,7 @@ def latent_ddiff(
     task: str | None = None,
     dataset: str = "ffhq",
     gamma0: float | None = None,
+    clamp_gradient: float | None = None,
     **options,
 ) -> Solver:
     """LatentDDiff (Sec. 3.3): DDiff on the latents of a ``LatentDiffusionPrior``.
@@ -214,6 +250,13 @@ def latent_ddiff(
     (ReSample). The result is decoded to an image. ``gamma0`` defaults to Appendix H's value,
     divided by the autoencoder's downsampling factor in latent mode (a normalized step's
     length scales with the norm of the variable: [derived], Appendix C was not available).
+
+    ``clamp_gradient``: clamp each element of the data gradient ``grad ||y - A(D(z))||^2`` to
+    ``[-c, c]`` before the step (latent consistency only), as DAPS's latent wrapper does with ``c = 1``
+    (``GradientStep(clamp=...)``). Off by default: DDiff's step is normalized, so its length
+    is ``gamma`` whatever the gradient's size (the clamp guards DAPS's unnormalized Langevin
+    step against decoder gradients that blow up); a clamp would only bend its direction, and
+    Appendix C, which would say whether the authors kept it, is not available.
     Other keywords are ``ddiff``'s.
     """
     from ..operators.latent import LatentOperator
@@ -223,11 +266,15 @@ def latent_ddiff(
         raise ValueError(f"latent-ddiff needs a LatentDiffusionPrior (e.g. priors.build('ldm', ...)), got {type(prior).__name__}")
     if consistency not in ("latent", "pixel"):
         raise ValueError(f"consistency must be 'latent' or 'pixel', got {consistency!r}")
+    if clamp_gradient is not None and consistency != "latent":
+        raise ValueError("clamp_gradient clamps the latent data gradient: it needs consistency='latent'")
     task = task or operator.task
     if gamma0 is None and options.get("gamma") is None:
         gamma0 = ddiff_defaults(task, dataset).gamma0 / (prior.factor if consistency == "latent" else 1)
     solver = ddiff(prior, LatentOperator(operator, prior, quantize), task=task, dataset=dataset, gamma0=gamma0,
                    clip=False, **options)
+    step = solver.splitting.data_step
+    solver.splitting.data_step = GradientStep(step.gamma, step.normalized, clamp_gradient)
     if consistency == "pixel":
         solver.splitting.data_step = PixelSpaceStep(solver.splitting.data_step)
     solver.name = "latent-ddiff"
@@ -236,7 +283,8 @@ def latent_ddiff(
 
 
 pnp_admm = _pnp(True, "pnp-admm")
-pnp_admm.__doc__ = """Plug-and-play ADMM: exact proximal data step, a denoiser at an annealed sigma (0.3 -> 0.03)."""
+pnp_admm.__doc__ = """Plug-and-play ADMM (Venkatakrishnan et al. 2013): standard ADMM order (x = prox(z - u),
+z = D(x + u), u += x - z), exact proximal data step, a denoiser at an annealed sigma (0.3 -> 0.03)."""
 pnp_hqs = _pnp(False, "pnp-hqs")
 pnp_hqs.__doc__ = """Plug-and-play HQS: pnp-admm without the dual variable."""
 

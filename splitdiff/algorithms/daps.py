@@ -6,14 +6,18 @@ EDM's poly-7 spacing), each annealing step
 1. solves the probability-flow ODE from ``sigma_t`` to 0.01 with ``ode_steps`` Euler steps,
    ``dx/dsigma = (x - D(x; sigma)) / sigma``, giving ``x0_hat`` (``D`` is ``prior.denoise``);
 2. runs Langevin dynamics on ``x_0`` targeting
-   ``exp(-||A(x_0) - y||^2 / tau^2 - ||x_0 - x0_hat||^2 / (2 sigma_t^2))``
-   for ``langevin_steps`` steps of size ``lr * (1 + r (lr_min_ratio - 1))``, r = step / steps;
+   ``exp(-||A(x_0) - y||^2 / tau^2 - ||x_0 - x0_hat||^2 / (2 sigma_t^2))`` (the un-halved
+   data term of the authors' current code) for ``langevin_steps`` steps of size
+   ``lr * (1 + r (lr_min_ratio - 1))``, ``r = k / (steps + 1)`` at annealing step k (their
+   scheduler counts steps + 1 points);
 3. re-noises: ``x_{t+1} = x_0 + sigma_{t+1} * noise`` (sigma after the last step is 0).
 
 DAPS-1K is 200 annealing steps x 5 ODE steps = 1000 network calls. Defaults are the authors'
-pixel-space Langevin settings (configs/task/*.yaml). Difference: ``prior.denoise`` of a
-diffusion prior evaluates the network at the trained timestep nearest to sigma (the authors'
-VP preconditioner feeds a fractional timestep).
+pixel-space Langevin settings (configs/task/*.yaml; docs/authors-code.md has the lines).
+Differences: ``prior.denoise`` of a diffusion prior evaluates the network at the trained
+timestep nearest to sigma (the authors' VP preconditioner feeds a fractional timestep); for
+phase retrieval their operator is ``A(0.5 x + 0.5)`` where splitdiff's (and DDiff's, DPS's) is
+``A(x)``, so tau is converted (``DAPS_TAU``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ..checks import check_positive, check_positive_int
 from ..operators.base import Operator
 from ..priors.base import Prior
 from ..splitting.loop import Callback
+from ..splitting.noise import Noise, NoiseSource
 from .defaults import paper_default
 from .solver import BaseSolver
 
@@ -42,6 +47,15 @@ DAPS_LR = {
     "hdr": 2e-5,
     "nonlinear_blur": 1e-5,
 }
+
+
+#: DAPS's likelihood std ``tau`` per task where it is not 0.01. Phase retrieval: the authors'
+#: operator maps ``0.5 x + 0.5`` before ``A`` (HEAD ``forward_operator/__init__.py:300-314``).
+#: ``A`` is positively homogeneous, so without the offset their data term
+#: ``||A(0.5 x) - y / 2||^2 / tau^2`` is ``||A(x) - y||^2 / (2 tau)^2``: their tau 0.01 is 0.02
+#: for splitdiff's ``A(x)`` [derived]. The offset itself (a DC term in the spectrum) changes
+#: the measurement and cannot be converted.
+DAPS_TAU = {"phase_retrieval": 0.02}
 
 
 def poly_sigmas(sigma_max: float, sigma_min: float, count: int, rho: int = 7) -> Tensor:
@@ -89,43 +103,58 @@ class DAPS(BaseSolver):
             x = x + (s_next - s) * (x - self.prior.denoise(x, s)) / s
         return x
 
-    def langevin(self, x0_hat: Tensor, y: Tensor, sigma: float, lr: float, generator) -> Tensor:
-        """Langevin dynamics on ``p(x_0 | x0_hat, y)`` started at ``x0_hat``."""
+    def langevin(self, x0_hat: Tensor, y: Tensor, sigma: float, lr: float, source: NoiseSource, k: int) -> Tensor:
+        """Langevin dynamics on ``p(x_0 | x0_hat, y)`` started at ``x0_hat`` (annealing step ``k``)."""
         x = x0_hat
         for _ in range(self.langevin_steps):
-            data = 2 * self.operator.data_gradient(x, y)  # grad ||A(x) - y||^2
+            data = 2 * self.operator.data_gradient(x, y)  # grad ||A(x) - y||^2, un-halved as HEAD mcmc.py:46-50
             score = -data / self.tau**2 - (x - x0_hat) / sigma**2
-            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            x = x + lr * score + math.sqrt(2 * lr) * noise
+            x = x + lr * score + math.sqrt(2 * lr) * source.draw(k, k, x)
         return x
+
+    def lr_at(self, k: int, count: int) -> float:
+        """The Langevin step of annealing step ``k`` of ``count``: ``lr (1 + r (lr_min_ratio - 1))``
+        with ``r = k / (count + 1)``: the authors' scheduler counts ``count + 1`` points (HEAD
+        ``cores/mcmc.py:174-180``, ``cores/scheduler.py:39``; their July-2024 release used
+        ``k / count``)."""
+        return self.lr * (1 + k / (count + 1) * (self.lr_min_ratio - 1))
 
     def solve(self, y: Tensor, x_T: Tensor | None = None, generator: torch.Generator | None = None,
-              steps: int | None = None, callback: Callback | None = None) -> Tensor:
-        """Sample ``x_0`` given ``y``; (N, C, H, W), nominally in [-1, 1] (not clamped)."""
+              steps: int | None = None, callback: Callback | None = None, noise: Noise | None = None) -> Tensor:
+        """Sample ``x_0`` given ``y``; (N, C, H, W), nominally in [-1, 1] (not clamped).
+
+        Draws (``generator``, or the ``noise(k, t, shape)`` hook with ``t = k``, the annealing
+        step): x_T as ``(-1, 0)`` unless given (scaled by sigma_max); then per annealing step
+        ``langevin_steps`` Langevin draws followed by one re-noising draw.
+        """
         sigmas = self.sigmas(steps).tolist()
         count = len(sigmas) - 1
-        y, x = self.start(y, x_T, generator, scale=sigmas[0])
+        source = NoiseSource(generator, noise)
+        y, x = self.start(y, x_T, source, 0, scale=sigmas[0])
         with torch.no_grad():
             for k in range(count):
-                x0_hat = self.ode(x, sigmas[k])
-                lr = self.lr * (1 + k / count * (self.lr_min_ratio - 1))
-                x0_y = self.langevin(x0_hat, y, sigmas[k], lr, generator)
-                noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-                x = x0_y + sigmas[k + 1] * noise
-                self.after_iteration(k, k, x0_y, x0_hat, x, callback, f"annealing step {k} (sigma = {sigmas[k]:.4g})")
+                x_t = x
+                x0_hat = self.ode(x_t, sigmas[k])
+                x0_y = self.langevin(x0_hat, y, sigmas[k], self.lr_at(k, count), source, k)
+                x = x0_y + sigmas[k + 1] * source.draw(k, k, x0_y)
+                if self.after_iteration(k, k, x_t, x0_hat, x0_y, x, callback,
+                                        f"annealing step {k} (sigma = {sigmas[k]:.4g})"):
+                    break
         return x
 
-
 def daps(prior: Prior | str, operator: Operator | str, task: str | None = None, lr: float | None = None,
-         steps: int = 200, ode_steps: int = 5, langevin_steps: int | None = None, tau: float = 0.01,
+         steps: int = 200, ode_steps: int = 5, langevin_steps: int | None = None, tau: float | None = None,
          lr_min_ratio: float = 0.01, sigma_max: float = 100.0, sigma_min: float = 0.1) -> DAPS:
-    """DAPS-1K with the authors' Langevin settings for ``task`` (default: the operator's); all overridable."""
+    """DAPS-1K with the authors' Langevin settings for ``task`` (default: the operator's); all
+    overridable. ``tau`` defaults to 0.01, converted for phase retrieval (``DAPS_TAU``)."""
     from .compositions import _parts
 
     prior, operator = _parts(prior, operator)
     task = task or operator.task
     if lr is None:
         lr = paper_default(DAPS_LR, task, "DAPS Langevin step size", "lr")
+    if tau is None:
+        tau = DAPS_TAU.get(task, 0.01)
     if langevin_steps is None:
         langevin_steps = 200 if task == "nonlinear_blur" else 100
     return DAPS(prior, operator, lr, steps, ode_steps, langevin_steps, tau, lr_min_ratio, sigma_max, sigma_min)

@@ -31,17 +31,28 @@ _DDIFF = {
 
 TASKS = tuple(_DDIFF)
 
-#: DiffPIR (Zhu et al. 2023) settings: (lam, zeta). Deblurring lam 7 / zeta 0.3 and
-#: inpainting zeta 1.0 are from the DiffPIR code; SR zeta 0.25 with lam in 2..12 (we take 6);
-#: tasks DiffPIR did not cover use the deblurring values.
+@dataclass(frozen=True)
+class DiffPIRDefaults:
+    """DiffPIR's data weight ``lam``, re-noising ``zeta`` and number of timesteps for one task."""
+
+    lam: float
+    zeta: float
+    steps: int
+
+
+#: DiffPIR's settings as the experiment loops of its scripts run them (yuanzhi-zhu/DiffPIR
+#: 111d26e): deblurring lam 7, zeta 0.3, 100 steps (``main_ddpir_deblur.py:440-442``);
+#: inpainting lam 1, zeta 1.0, 20 steps (``main_ddpir_inpainting.py:55, 385-388``, noiseless);
+#: SR zeta 0.25, 100 steps, lam swept over 2..12 (``main_ddpir_sisr.py:482-485``): we take 6.
+#: Tasks DiffPIR did not run take the deblurring values.
 _DIFFPIR = {
-    "super_resolution": (6.0, 0.25),
-    "box_inpainting": (7.0, 1.0),
-    "random_inpainting": (7.0, 1.0),
-    "gaussian_blur": (7.0, 0.3),
-    "motion_blur": (7.0, 0.3),
+    "super_resolution": DiffPIRDefaults(6.0, 0.25, 100),
+    "box_inpainting": DiffPIRDefaults(1.0, 1.0, 20),
+    "random_inpainting": DiffPIRDefaults(1.0, 1.0, 20),
+    "gaussian_blur": DiffPIRDefaults(7.0, 0.3, 100),
+    "motion_blur": DiffPIRDefaults(7.0, 0.3, 100),
 }
-_DIFFPIR_FALLBACK = (7.0, 0.3)
+_DIFFPIR_FALLBACK = DiffPIRDefaults(7.0, 0.3, 100)
 
 
 def _check_task(task: str | None) -> str:
@@ -63,8 +74,8 @@ def ddiff_defaults(task: str | None, dataset: str = "ffhq") -> DDiffDefaults:
     return DDiffDefaults(float(gamma0), int(t0), full)
 
 
-def diffpir_defaults(task: str | None) -> tuple[float, float]:
-    """DiffPIR's (lam, zeta) for ``task``."""
+def diffpir_defaults(task: str | None) -> DiffPIRDefaults:
+    """DiffPIR's (lam, zeta, steps) for ``task``."""
     return _DIFFPIR.get(_check_task(task), _DIFFPIR_FALLBACK)
 
 

@@ -23,6 +23,7 @@ from ..checks import check_positive, check_positive_int
 from ..operators.base import Operator
 from ..priors.base import DiffusionPrior
 from ..splitting.loop import Callback
+from ..splitting.noise import Noise, NoiseSource
 from .defaults import paper_default
 from .solver import BaseSolver
 
@@ -65,10 +66,15 @@ class DPS(BaseSolver):
         return len(self.timesteps(steps))
 
     def solve(self, y: Tensor, x_T: Tensor | None = None, generator: torch.Generator | None = None,
-              steps: int | None = None, callback: Callback | None = None) -> Tensor:
-        """Sample ``x_0`` given ``y``; (N, C, H, W), nominally in [-1, 1] (not clamped)."""
-        y, x = self.start(y, x_T, generator)
+              steps: int | None = None, callback: Callback | None = None, noise: Noise | None = None) -> Tensor:
+        """Sample ``x_0`` given ``y``; (N, C, H, W), nominally in [-1, 1] (not clamped).
+
+        Draws (``generator``, or the ``noise(k, t, shape)`` hook): x_T as ``(-1, first t)``
+        unless given, then one per iteration ``(k, t)`` except the last.
+        """
         ts = [int(t) for t in self.timesteps(steps)]
+        source = NoiseSource(generator, noise)
+        y, x = self.start(y, x_T, source, ts[0])
         abar = self.prior.schedule.alphas_cumprod
         for k, t in enumerate(ts):
             a_t = float(abar[t])
@@ -85,11 +91,10 @@ class DPS(BaseSolver):
             x = mean - self.zeta * grad
             if k + 1 < len(ts):
                 variance = (1 - a_prev) / (1 - a_t) * (1 - alpha)
-                noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-                x = x + variance**0.5 * noise
-            self.after_iteration(k, t, x0, x0, x, callback, f"iteration {k} (t = {t})")
+                x = x + variance**0.5 * source.draw(k, t, x)
+            if self.after_iteration(k, t, x_t, x0, x0, x, callback, f"iteration {k} (t = {t})"):
+                break
         return x
-
 
 def dps(prior: DiffusionPrior | str, operator: Operator | str, task: str | None = None, zeta: float | None = None,
         steps: int = 1000, spacing: str = "uniform", clip: bool = True) -> DPS:

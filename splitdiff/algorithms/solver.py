@@ -11,12 +11,18 @@ from torch import Tensor
 from ..checks import DivergenceError, check_positive_int
 from ..operators.base import Operator
 from ..splitting.loop import Callback, IterationState, Splitting
+from ..splitting.noise import Noise, NoiseSource
 from ..splitting.prior_step import DirectStep, ManifoldStep, PriorStep
 from ..splitting.timeline import Timeline
 
+#: ``init(y, shape, source, t) -> x_T``: a solver's starting iterate from the checked
+#: measurement ``y``, the image shape, the solve's ``NoiseSource`` and the first timestep ``t``.
+Start = Callable[[Tensor, tuple, NoiseSource, int], Tensor]
+
 
 class BaseSolver(ABC):
-    """What every solver offers: ``solve(y, x_T=None, generator=None, steps=None, callback=None)``,
+    """What every solver offers: ``solve(y, x_T=None, generator=None, steps=None, callback=None,
+    noise=None)``,
     its ``prior``, ``operator``, ``steps`` and ``nfe`` (network calls per solve).
 
     Subclasses set ``name``, ``operator``, ``steps`` and implement ``prior``, ``nfe`` and ``solve``;
@@ -44,10 +50,12 @@ class BaseSolver(ABC):
             return (y.shape[0], *shape)
         return self.operator.input_shape(tuple(y.shape))
 
-    def start(self, y: Tensor, x_T: Tensor | None, generator: torch.Generator | None,
-              scale: float = 1.0, gaussian: bool = True) -> tuple[Tensor, Tensor]:
-        """Check ``y`` (and ``x_T``) against the operator and the prior; draw ``x_T`` as
-        ``scale * N(0, I)`` from ``generator`` (zeros when not ``gaussian``) unless given."""
+    def start(self, y: Tensor, x_T: Tensor | None, source: NoiseSource, t: int,
+              scale: float = 1.0, init: "str | Start" = "gaussian") -> tuple[Tensor, Tensor]:
+        """Check ``y`` (and ``x_T``) against the operator and the prior; unless given, make
+        ``x_T`` by ``init``: ``"gaussian"`` draws ``scale * N(0, I)`` from ``source`` (one draw,
+        requested as ``(k, t) = (-1, t)``), ``"zeros"`` draws nothing, and a ``Start`` callable
+        ``init(y, shape, source, t)`` makes its own."""
         if not isinstance(y, Tensor) or y.dim() < 1:
             raise ValueError(f"measurement y must be a batched torch.Tensor, got {type(y).__name__}")
         if x_T is not None:
@@ -55,8 +63,10 @@ class BaseSolver(ABC):
         shape = self.image_shape(y, x_T)
         y = self.operator.check_measurement(y, shape)
         if x_T is None:
-            if gaussian:
-                x_T = scale * torch.randn(shape, generator=generator, device=y.device, dtype=y.dtype)
+            if callable(init):
+                x_T = init(y, shape, source, t)
+            elif init == "gaussian":
+                x_T = scale * source.draw(-1, t, torch.empty(shape, device=y.device, dtype=y.dtype))
             else:
                 x_T = torch.zeros(shape, device=y.device, dtype=y.dtype)
         self.prior.check_input(x_T)
@@ -65,17 +75,21 @@ class BaseSolver(ABC):
 
     @abstractmethod
     def solve(self, y: Tensor, x_T: Tensor | None = None, generator: torch.Generator | None = None,
-              steps: int | None = None, callback: Callback | None = None) -> Tensor:
-        """Reconstruct images (N, C, H, W) from measurements ``y``."""
+              steps: int | None = None, callback: Callback | None = None, noise: Noise | None = None) -> Tensor:
+        """Reconstruct images (N, C, H, W) from measurements ``y``. ``noise``: a hook replacing
+        ``generator`` (see ``splitdiff.splitting.noise``); ``callback`` returning ``False`` stops."""
 
-    def after_iteration(self, k: int, t: int, x: Tensor, z: Tensor, x_t: Tensor, callback: Callback | None,
-                        where: str) -> None:
-        """Stop with ``DivergenceError`` (naming ``where``) on NaN / Inf in ``x_t``; then hand the
-        iteration to ``callback`` as an ``IterationState`` with ``u = 0`` (no dual variable)."""
-        if not bool(torch.isfinite(x_t).all()):
+    def after_iteration(self, k: int, t: int, x_t: Tensor, z: Tensor, x: Tensor, x_next: Tensor,
+                        callback: Callback | None, where: str) -> bool:
+        """Stop with ``DivergenceError`` (naming ``where``) on NaN / Inf in ``x_next``; then hand the
+        iteration to ``callback`` as an ``IterationState`` with ``u = 0`` (no dual variable).
+        Returns True when the callback asks to stop (returns ``False``)."""
+        if not bool(torch.isfinite(x_next).all()):
             raise DivergenceError(f"{self.name} diverged at {where}: NaN or Inf in the iterate")
-        if callback is not None:
-            callback(IterationState(k, t, x, z, torch.zeros_like(x), x_t))
+        if callback is None:
+            return False
+        zero = torch.zeros_like(x)
+        return callback(IterationState(k, t, x_t, z, x, zero, zero, x_next)) is False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, steps={self.steps}, operator={self.operator!r})"
@@ -86,7 +100,8 @@ class Solver(BaseSolver):
 
     ``steps``: timesteps of the respaced diffusion schedule (the loop makes ``steps - 1``
     network calls, landing on t = 0) or, for classical priors, iterations. ``spacing``:
-    'uniform' | 'ddim' | 'quad'. ``init``: 'gaussian' (x_T ~ N(0, I)) or 'zeros'.
+    'uniform' | 'ddim' | 'quad'. ``init``: 'gaussian' (x_T ~ N(0, I)), 'zeros', or a ``Start``
+    callable (e.g. DiffPIR's measurement diffused to t = T, ``algorithms.DiffusedMeasurement``).
     ``finish``: applied to the result (latent solvers decode their latent here).
     """
 
@@ -97,14 +112,14 @@ class Solver(BaseSolver):
         operator: Operator,
         steps: int,
         spacing: str = "uniform",
-        init: str = "gaussian",
+        init: "str | Start" = "gaussian",
         name: str = "custom",
         finish: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         if not isinstance(operator, Operator):
             raise ValueError(f"operator must be a splitdiff Operator, got {type(operator).__name__}")
-        if init not in ("gaussian", "zeros"):
-            raise ValueError(f"init must be 'gaussian' or 'zeros', got {init!r}")
+        if not callable(init) and init not in ("gaussian", "zeros"):
+            raise ValueError(f"init must be 'gaussian', 'zeros' or a callable init(y, shape, source, t), got {init!r}")
         self.splitting = splitting
         self.prior_step = prior_step
         self.operator = operator
@@ -140,15 +155,23 @@ class Solver(BaseSolver):
         generator: torch.Generator | None = None,
         steps: int | None = None,
         callback: Callback | None = None,
+        noise: Noise | None = None,
     ) -> Tensor:
         """Reconstruct images from measurements ``y`` (a batch, shaped as ``operator`` outputs).
 
-        ``x_T``: explicit initial iterate (N, C, H, W); otherwise drawn from ``generator``.
-        ``callback`` sees an ``IterationState`` (k, t, x, z, u, x_t) after every iteration.
+        ``x_T``: explicit initial iterate (N, C, H, W); otherwise made by ``init``.
+        Draws (from ``generator``, or the ``noise(k, t, shape)`` hook instead): the start's
+        (``k = -1``, t = the first timestep) unless ``x_T`` is given or ``init="zeros"``, then
+        those of the prior step (``ManifoldStep``: one per iteration with ``t > t0``).
+        ``callback`` sees an ``IterationState`` after every iteration; returning ``False`` stops
+        the solve, which returns its current result.
         Returns (N, C, H, W); images are nominally in [-1, 1] (not clamped).
         """
-        y, x_T = self.start(y, x_T, generator, gaussian=self.init == "gaussian")
-        out = self.splitting.run(y, self.operator, self.prior_step, x_T, self.timeline(steps), generator, callback)
+        timeline = self.timeline(steps)
+        source = NoiseSource(generator, noise)
+        y, x_T = self.start(y, x_T, source, int(timeline.t[0]), init=self.init)
+        out = self.splitting.run(y, self.operator, self.prior_step, x_T, timeline, callback=callback,
+                                 noise=source)
         if self.finish is not None:
             with torch.no_grad():
                 out = self.finish(out)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .adm import ADMPrior, adm
+from .adm import ADM_DEFAULTS, ADM_LAYOUT_FLAGS, ADMPrior, adm
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default_prior.safetensors"
 
@@ -30,7 +30,9 @@ def default_prior(device: str | torch.device = "cpu", weights: str | Path | None
     if not isinstance(meta, dict) or not isinstance(meta.get("flags"), dict):
         raise ValueError(f"{meta_path} must be a JSON object with a 'flags' object (the ADM architecture flags), "
                          f"got {type(meta).__name__}" + (" without 'flags'" if isinstance(meta, dict) else ""))
-    prior = adm(checkpoint=path, config=None, device=device, **meta["flags"])
+    # `train-prior --export` writes the flags it was given: the rest are guided-diffusion's defaults
+    flags = {**{key: ADM_DEFAULTS[key] for key in ADM_LAYOUT_FLAGS}, **meta["flags"]}
+    prior = adm(checkpoint=path, config=None, device=device, **flags)
     prior.any_size = True
     prior.meta = meta
     return prior

@@ -47,10 +47,15 @@ def space_timesteps(num_timesteps: int, section_counts: str | list[int] | int) -
 
 
 def quad_timesteps(num_timesteps: int, count: int) -> list[int]:
-    """DiffPIR's 'quad' spacing: ``int(sqrt(linspace(0, T^2, count)))``, last one T - 1."""
+    """DiffPIR's 'quad' spacing, sorted ascending: dense near t = 0.
+
+    DiffPIR builds ``seq = int(sqrt(linspace(0, T^2, count)))`` with ``seq[-1] -= 1`` and
+    denoises at ``t_i = T - 1 - seq[i]`` (yuanzhi-zhu/DiffPIR ``main_ddpir_sisr.py`` L266-283):
+    999, 899, 857, ..., 10, 5, 0 for T = 1000 and 100 steps.
+    """
     seq = [int(s) for s in np.sqrt(np.linspace(0, num_timesteps**2, count))]
     seq[-1] = seq[-1] - 1
-    return sorted(set(seq))
+    return sorted({num_timesteps - 1 - s for s in seq})
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,18 @@ class DataStep:
 
 class GradientStep(DataStep):
     """Linearized x-update with step ``gamma`` (constant or schedule); ``normalized`` divides
-    the gradient by its norm per image, making ``gamma_k`` the step length."""
+    the gradient by its norm per image, making ``gamma_k`` the step length.
 
-    def __init__(self, gamma: Schedule, normalized: bool = True) -> None:
+    ``clamp``: clamp each element of ``g = grad ||y - A(v)||^2`` to ``[-clamp, clamp]`` first
+    (DAPS's latent wrapper does this with 1.0, HEAD ``forward_operator/__init__.py:396-406``).
+    """
+
+    def __init__(self, gamma: Schedule, normalized: bool = True, clamp: float | None = None) -> None:
+        if clamp is not None and not (isinstance(clamp, (int, float)) and clamp > 0):
+            raise ValueError(f"clamp must be a positive number or None, got {clamp!r}")
         self.gamma = gamma
         self.normalized = normalized
+        self.clamp = clamp
 
     def start(self, timeline: Timeline) -> None:
         self._gamma = evaluate(self.gamma, timeline, "gamma").tolist()
@@ -40,6 +47,8 @@ class GradientStep(DataStep):
 
     def __call__(self, v: Tensor, y: Tensor, operator: Operator, k: int) -> Tensor:
         g = 2 * operator.data_gradient(v, y)  # grad_v ||y - A(v)||^2
+        if self.clamp is not None:
+            g = g.clamp(-self.clamp, self.clamp)
         if self.normalized:
             norm = g.flatten(1).norm(dim=1).clamp_min(torch.finfo(g.dtype).tiny)
             g = g / norm.view(-1, *([1] * (g.dim() - 1)))

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from ..checks import DivergenceError
 from ..priors.base import DiffusionPrior, Prior
+from .noise import NoiseSource
 from .timeline import Schedule, Timeline, evaluate
 
 #: sigma_t of Eq. 12 as a function of the timeline, (K,).
@@ -57,7 +58,8 @@ class PriorStep:
     def denoise(self, x_t: Tensor, k: int) -> Tensor:
         raise NotImplementedError  # abstractmethod
 
-    def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, generator: torch.Generator | None) -> Tensor:
+    def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, source: NoiseSource) -> Tensor:
+        """The next denoiser input from ``x + u``; Gaussian draws come from ``source.draw(k, t, like)``."""
         raise NotImplementedError  # abstractmethod
 
     def output(self, x_t: Tensor, x: Tensor) -> Tensor:
@@ -69,7 +71,9 @@ class ManifoldStep(PriorStep):
     """Denoise on the diffusion manifold and re-noise with ``sigma`` (a ``NoiseRule``).
 
     ``t0``: fresh noise only while ``t > t0``. ``clip``: clamp Tweedie to [-1, 1] (DDiff).
-    Returns the final re-noised iterate, as the authors' code does.
+    Returns the final re-noised iterate, as the authors' code does. Draws: one standard normal
+    tensor shaped like x per iteration whose ``t > t0`` and ``sigma_t > 0``, requested as
+    ``(k, t)`` after that iteration's data step.
     """
 
     def __init__(self, prior: DiffusionPrior, sigma: NoiseRule = ddim_sigma(1.0), t0: int = 0, clip: bool = True) -> None:
@@ -97,13 +101,12 @@ class ManifoldStep(PriorStep):
     def denoise(self, x_t: Tensor, k: int) -> Tensor:
         return _finished(self.prior.tweedie(x_t, self._t[k]), self.clip, k, self._t[k])
 
-    def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, generator: torch.Generator | None) -> Tensor:
+    def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, source: NoiseSource) -> Tensor:
         sqrt_a, sqrt_1ma, sqrt_a_prev, c_hat, sigma = self._coef[k]
         eps_hat = (x_t - sqrt_a * x) / sqrt_1ma
         x_prev = sqrt_a_prev * (x + u) + c_hat * eps_hat
         if self._t[k] > self.t0 and sigma > 0:
-            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            x_prev = x_prev + sigma * noise
+            x_prev = x_prev + sigma * source.draw(k, self._t[k], x)
         return x_prev
 
     def output(self, x_t: Tensor, x: Tensor) -> Tensor:
@@ -139,5 +142,5 @@ class DirectStep(PriorStep):
             z = self.prior.denoise(x_t, self._sigma[k])
         return _finished(z, self.clip, k, self._t[k])
 
-    def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, generator: torch.Generator | None) -> Tensor:
+    def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, source: NoiseSource) -> Tensor:
         return x + u
