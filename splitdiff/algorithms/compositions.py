@@ -144,9 +144,10 @@ def _diff_pnp(dual: bool, name: str):
 
 
 diff_pnp_admm = _diff_pnp(True, "diff-pnp-admm")
-diff_pnp_admm.__doc__ = """Diff-PnP-ADMM (Sec. 3.1, Table 2): standard ADMM (Eq. 3 -> Eq. 9 -> Eq. 6) whose z-update
-is the Tweedie estimate of ``x + u`` at decreasing t, with no re-noising; DDiff's data step and
-step schedule. The dual is updated with the new z, so it accumulates the residuals
+diff_pnp_admm.__doc__ = """Diff-PnP-ADMM (Sec. 3.1, Table 2): standard ADMM whose z-update is the Tweedie estimate of
+``x + u`` at decreasing t.
+
+Eq. 3 -> Eq. 9 -> Eq. 6 with no re-noising; DDiff's data step and step schedule. The dual is updated with the new z, so it accumulates the residuals
 (``order="admm"``; ``order="algorithm1"`` gives Algorithm 1's order instead)."""
 diff_pnp_hqs = _diff_pnp(False, "diff-pnp-hqs")
 diff_pnp_hqs.__doc__ = """Diff-PnP-HQS (Table 2): Diff-PnP-ADMM without the dual variable."""
@@ -179,9 +180,12 @@ def diffpir(
     t0: int = 0,
     clip: bool = True,
 ) -> Solver:
-    """DiffPIR (Zhu et al. 2023) as the authors run it: HQS with ``rho_t = lam sigma_n^2 /
-    sigma_bar_t^2`` (``diffpir_rho``: the same ``lam`` means the same step as theirs) and zeta
-    re-noising, over 'quad' timesteps (999, 899, 857, ..., 10, 5, 0 for 100 steps).
+    """DiffPIR (Zhu et al. 2023) as the authors run it: HQS with a proximal data step and zeta
+    re-noising over 'quad' timesteps.
+
+    The data weight is ``rho_t = lam sigma_n^2 / sigma_bar_t^2`` (``diffpir_rho``: the same
+    ``lam`` means the same step as theirs); the timesteps are 999, 899, 857, ..., 10, 5, 0 for
+    100 steps.
 
     ``lam``, ``zeta`` and ``steps`` default to the authors' per-task values
     (``algorithms.diffpir_defaults``): SR 6 / 0.25 / 100, deblurring 7 / 0.3 / 100, inpainting
