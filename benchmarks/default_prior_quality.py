@@ -15,7 +15,7 @@ import argparse
 import torch
 
 import splitdiff as sd
-from splitdiff.demo import DEMO_TASKS, held_out_images, size_scaled_gamma0
+from splitdiff.demo import DEMO_TASKS, held_out_images
 from splitdiff.evaluation import lpips_distance, psnr, ssim
 
 TASKS = ("super_resolution", "gaussian_blur", "random_inpainting")
@@ -42,8 +42,7 @@ def main() -> None:
         y = op.measure(x, generator=torch.Generator().manual_seed(100))
         runs = []
         for seed in args.seeds:
-            solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=args.steps,
-                                         gamma0=size_scaled_gamma0(task, 64))
+            solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=args.steps)
             runs.append(evaluate(solver.solve(y, generator=torch.Generator().manual_seed(seed)), x))
         ddiff = {k: torch.stack([r[k] for r in runs]).mean().item() for k in runs[0]}
         best = None

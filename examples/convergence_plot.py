@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
     op = sd.operators.build("random_inpainting")
     y = op.measure(x, generator=torch.Generator().manual_seed(0))
     runs = {
-        "normalized step (paper)": sd.algorithms.build("ddiff", prior="default", operator=op,
-                                                       gamma0=50 * args.size / 256, steps=args.steps),
+        "normalized step (paper)": sd.algorithms.build("ddiff", prior="default", operator=op, steps=args.steps),
         "plain step 0.05, noise off below t = 100": sd.algorithms.build(
             "ddiff", prior="default", operator=op, normalized=False, gamma=0.05, t0=100, steps=args.steps),
     }

@@ -18,7 +18,7 @@ from splitdiff.demo import held_out_images
 class LineScan(sd.operators.LinearOperator):
     """Keep every ``k``-th column: (N, C, H, W) -> (N, C, H, W / k). Adjoint: autograd."""
 
-    task = None  # no paper defaults: pass gamma0 and t0
+    task = None  # no paper defaults of its own: borrow a paper task's (below) or pass gamma0, t0
 
     def __init__(self, k: int = 4, sigma: float = 0.05):
         super().__init__(sigma)
@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> float:
     _, x = held_out_images(args.size)
     op = sd.operators.build("line_scan", k=4)
     y = op.measure(x, generator=torch.Generator().manual_seed(0))
-    solver = sd.algorithms.build("ddiff", prior="default", operator=op, gamma0=12.5 * args.size / 64, t0=1,
-                                 full_renoise_step=True, steps=args.steps)
+    # a line scan drops pixels like random inpainting: borrow that task's Appendix H defaults,
+    # which the solver scales to the image size
+    solver = sd.algorithms.build("ddiff", prior="default", operator=op, task="random_inpainting", steps=args.steps)
     x_hat = solver.solve(y, generator=torch.Generator().manual_seed(1))
     score = float(sd.evaluation.psnr(x_hat, x).mean())
     print(f"line scan (1 column in 4), DDiff {args.steps} steps: PSNR {score:.2f} dB")

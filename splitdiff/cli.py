@@ -188,7 +188,8 @@ def _cmd_train(args) -> int:
         check_output(export.with_suffix(".json"), args.force, what="--export metadata")
     if args.init and not Path(args.init).is_file():
         raise FileNotFoundError(f"--init weights not found: {args.init}")
-    last = train_prior(args.out, max_steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, flags=flags,
+    steps = {} if args.steps is None else {"max_steps": args.steps}  # none given: train_prior's TRAIN_STEPS
+    last = train_prior(args.out, **steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, flags=flags,
                        accelerator=args.accelerator, init=args.init, num_workers=args.num_workers,
                        precision=args.precision, trust_checkpoint=_trust(args))
     print(f"checkpoint: {last}")
@@ -321,10 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="DDiff with the shipped prior on the held-out images (grid + metrics)")
     p.add_argument("--out", default="splitdiff-demo", help="output folder (default: splitdiff-demo)")
-    p.add_argument("--steps", type=_integer(1, 100_000), default=100)
-    p.add_argument("--seed", type=_SEED, default=0)
-    p.add_argument("--size", type=_integer(8, 1024), default=64)
-    p.add_argument("--algorithm", default="ddiff")
+    p.add_argument("--steps", type=_integer(1, 100_000), default=100, help="solver steps (default: %(default)s)")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the measurement noise and the solver "
+                                                         "(default: %(default)s)")
+    p.add_argument("--size", type=_integer(8, 1024), default=64, help="image side (default: %(default)s)")
+    p.add_argument("--algorithm", default="ddiff", help="see `splitdiff list` (default: %(default)s)")
     p.add_argument("--prior", default="default", help="as for solve (default: the shipped prior)")
     p.add_argument("--force", action="store_true", help="overwrite an earlier demo's files in --out")
     p.add_argument("--trust-checkpoint", **trust)
@@ -335,13 +337,17 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--image", help="a ground-truth image: it is measured with --task, then reconstructed")
     src.add_argument("--measurement", help="a measurement tensor (.npy / .pt) shaped as the operator's output")
     p.add_argument("--task", required=True, help="operator name (see `splitdiff list`)")
-    p.add_argument("--algorithm", default="ddiff")
-    p.add_argument("--prior", default="default", help="default | tv | wavelet | wiener | adm:PATH[:config] | ldm:PATH | diffusers:DIR")
-    p.add_argument("--steps", type=_integer(1, 100_000), default=None)
-    p.add_argument("--seed", type=_SEED, default=0)
-    p.add_argument("--sigma", type=_positive_float, default=0.05, help="measurement noise std on the [-1, 1] scale")
-    p.add_argument("--size", type=_integer(8, 8192), default=None, help="resize images to SIZE x SIZE (center crop)")
-    p.add_argument("--device", type=_device, default="cpu")
+    p.add_argument("--algorithm", default="ddiff", help="see `splitdiff list` (default: %(default)s)")
+    p.add_argument("--prior", default="default", help="default[:WEIGHTS] | tv | wavelet | wiener | "
+                                                      "adm:PATH[:ffhq|imagenet] | ldm:PATH | diffusers:DIR")
+    p.add_argument("--steps", type=_integer(1, 100_000), default=None, help="solver steps (default: the algorithm's)")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the measurement noise and the solver "
+                                                         "(default: %(default)s)")
+    p.add_argument("--sigma", type=_positive_float, default=0.05,
+                   help="measurement noise std on the [-1, 1] scale (default: %(default)s)")
+    p.add_argument("--size", type=_integer(8, 8192), default=None,
+                   help="resize images to SIZE x SIZE (center crop; default: the prior's image size, if it has one)")
+    p.add_argument("--device", type=_device, default="cpu", help="cpu | cuda[:N] | mps (default: %(default)s)")
     p.add_argument("--out", required=True, help="output image (.png, .jpg, .tif, ...); a batch of N measurements "
                                                 "writes OUT_0 ... OUT_N-1")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -370,7 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-prior", help="train a small ADM prior on the scikit-image photographs")
     p.add_argument("--out", required=True, help="folder for checkpoints and logs (resumes from last.ckpt)")
-    p.add_argument("--steps", type=_integer(1), default=8000)
+    # default None: train_prior's own (TRAIN_STEPS), not imported here: it would load Lightning for --help
+    p.add_argument("--steps", type=_integer(1), default=None, help="training steps (default: 8000)")
     p.add_argument("--batch-size", type=_integer(1, 65536), default=16)
     p.add_argument("--lr", type=_positive_float, default=2e-4)
     p.add_argument("--seed", type=_integer(0, 2**32 - 1), default=0)

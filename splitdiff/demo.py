@@ -13,9 +13,8 @@ import torch
 from torch import Tensor
 
 from . import algorithms, operators
-from .evaluation.images import square_resize
+from .evaluation.images import TEST_IMAGES, load_skimage, measurement_preview, score, square_resize, to_uint8
 from .files import atomic_write, write_text
-from .evaluation.metrics import LPIPSWeightsMissing, lpips_distance, psnr, residual, ssim
 
 #: The demo's tasks: operator name and options at 64x64 (the paper's definitions, scaled).
 DEMO_TASKS = {
@@ -29,40 +28,9 @@ DEMO_TASKS = {
 }
 
 
-def size_scaled_gamma0(task: str, size: int) -> float:
-    """Appendix H's gamma0 (tuned for 3x256x256) scaled by sqrt(size^2 / 256^2).
-
-    DDiff's normalized step has a fixed length; keeping the step per pixel the same at another
-    image size scales that length with the square root of the pixel count.
-    """
-    return algorithms.ddiff_defaults(task).gamma0 * size / 256
-
-
 def held_out_images(size: int = 64) -> tuple[list[str], Tensor]:
     """The training data's held-out test images, center-cropped and resized: (N, 3, size, size)."""
-    from .training.data import TEST_IMAGES, load_skimage
-
     return list(TEST_IMAGES), torch.cat([square_resize(load_skimage(n)[None], size) for n in TEST_IMAGES])
-
-
-def measurement_preview(task: str, y: Tensor, size: int) -> Tensor:
-    """A measurement shown as an image of the reconstruction's size, in [-1, 1]."""
-    if task == "phase_retrieval":
-        mag = torch.log1p(y.abs())
-        mag = mag / mag.flatten(1).amax(1).view(-1, 1, 1, 1).clamp_min(1e-8)
-        y = mag * 2 - 1
-    if y.shape[-1] != size:
-        y = torch.nn.functional.interpolate(y, size=(size, size), mode="nearest")
-    return y.clamp(-1, 1)
-
-
-def score(y: Tensor, op, estimate: Tensor, truth: Tensor) -> dict[str, Tensor]:
-    scores = {"psnr": psnr(estimate, truth), "ssim": ssim(estimate, truth), "residual": residual(y, op, estimate)}
-    try:
-        scores["lpips"] = lpips_distance(estimate, truth)
-    except LPIPSWeightsMissing:
-        scores["lpips"] = torch.full_like(scores["psnr"], float("nan"))
-    return scores
 
 
 def run_demo(out: str | Path, steps: int = 100, seed: int = 0, size: int = 64, prior=None,
@@ -81,13 +49,12 @@ def run_demo(out: str | Path, steps: int = 100, seed: int = 0, size: int = 64, p
     for task, options in tqdm(DEMO_TASKS.items(), desc="demo", disable=not progress):
         op = operators.build(task, **options)
         y = op.measure(x, generator=torch.Generator().manual_seed(seed))
-        options = {"gamma0": size_scaled_gamma0(task, size)} if algorithm == "ddiff" else {}
-        solver = algorithms.build(algorithm, prior=prior, operator=op, steps=steps, **options)
+        solver = algorithms.build(algorithm, prior=prior, operator=op, steps=steps)
         x_hat = solver.solve(y, generator=torch.Generator().manual_seed(seed + 1))
         s = score(y, op, x_hat, x)
         for i, name in enumerate(names):
             rows.append({"task": task, "image": name, **{k: float(v[i]) for k, v in s.items()}})
-        panels.append((task, measurement_preview(task, y, size), x_hat, x))
+        panels.append((task, measurement_preview(y, size, magnitude=task == "phase_retrieval"), x_hat, x))
     seconds = time.perf_counter() - start
     _write_grid(panels, names, out / "grid.png")
     _write_tables(rows, out, algorithm, steps, seconds)
@@ -118,8 +85,6 @@ def _write_grid(panels, names, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .evaluation.images import to_uint8
 
     n_img = len(names)
     fig, axes = plt.subplots(len(panels), 3 * n_img, figsize=(1.6 * 3 * n_img, 1.7 * len(panels)), squeeze=False)

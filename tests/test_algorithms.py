@@ -61,7 +61,10 @@ def test_ddiff_is_the_authors_loop(task, operator):
     draws = _stream(999 - d.t0, (1, 3, 8, 8), 3)  # one per step with t > t0 (Algorithm 1, line 8)
     ref = authors.ddiff_loop(prior, op, y, x_T, d.gamma0, d.t0, d.full_renoise, authors.recorded(draws))
     seen = []
-    ours = sd.algorithms.build("ddiff", prior=prior, operator=op).solve(y, x_T=x_T, noise=_hook(draws, seen))
+    # at 8x8 the default step would be scaled to the image (8/256 of Appendix H's): pass the
+    # authors' value itself; test_ddiff_defaults_at_256_are_the_authors_values covers 256x256
+    ours = sd.algorithms.build("ddiff", prior=prior, operator=op, gamma0=d.gamma0).solve(
+        y, x_T=x_T, noise=_hook(draws, seen))
     assert seen == [(k, 999 - k) for k in range(999 - d.t0)]  # asked after step k, at its timestep
     # float64: the two loops order their multiplications differently, and the first steps
     # amplify those last-bit differences by 1/sqrt(alpha_bar_999) ~ 158 each (measured
@@ -307,3 +310,147 @@ def test_diff_pnp_admm_is_standard_admm():
     # Algorithm 1's order instead differs by 0.89
     assert torch.allclose(out, ref_x, rtol=0, atol=1e-6)
     assert torch.allclose(states[-1].u, ref_u, rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow  # 27 s; the fast suite checks the 256x256 step lengths and the 8x8 loop
+def test_ddiff_defaults_at_256_are_the_authors_values():
+    """At 3x256x256, the default solver is the authors' loop with Appendix H's gamma0 itself
+    (tests/authors.py::ddiff_loop, which knows nothing of image sizes); a diagonal Gaussian
+    prior keeps the 1000 steps at this size cheap."""
+    shape = (3, 256, 256)
+    g = torch.Generator().manual_seed(0)
+    prior = sd.priors.build("gaussian", mean=torch.zeros(3 * 256 * 256, dtype=torch.float64),
+                            covariance=0.2 + 0.1 * torch.rand(3 * 256 * 256, generator=g, dtype=torch.float64),
+                            image_shape=shape)
+    op = sd.operators.SuperResolution(scale=4).double()
+    y = op.measure(prior.sample(1, g), generator=g)
+    x_T = torch.randn(1, *shape, generator=g, dtype=torch.float64)
+    draws = _stream(998, (1, *shape), 4)
+    ref = authors.ddiff_loop(prior, op, y, x_T, 18.0, 1, True, authors.recorded(draws))
+    out = sd.algorithms.build("ddiff", prior=prior, operator=op, clip=True).solve(y, x_T=x_T, noise=_hook(draws))
+    assert torch.allclose(out, ref, rtol=0, atol=1e-6)
+
+
+def test_default_steps_scale_with_the_image_and_given_steps_do_not(network):
+    """Appendix H's gamma0 is for 3x256x256: the default step at 3x64x64 is 18 * 64/256 = 4.5
+    (written out), the README's hand-built solver; a given gamma0 / gamma is the length itself."""
+    op = sd.operators.build("super_resolution", scale=4)
+    prior = sd.priors.build("default")
+    x = sd.demo.held_out_images(64)[1][:1]
+    y = op.measure(x, generator=torch.Generator().manual_seed(0))
+    readme = sd.algorithms.Solver(
+        sd.splitting.LinearizedADMM(gamma=sd.splitting.step_down(4.5 * 3.3, 4.5 * 0.1, 90)),
+        sd.splitting.ManifoldStep(prior, sigma=sd.splitting.full_renoise, t0=1), op, steps=20)
+    built = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=20)
+    a = readme.solve(y, generator=torch.Generator().manual_seed(1))
+    b = built.solve(y, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(a, b, rtol=0, atol=1e-6)
+    step = built.splitting.data_step
+    step.start(built.timeline())
+    assert step.length(0, torch.zeros(1, 3, 256, 256)) == pytest.approx(18 * 3.3, rel=1e-12)
+    assert step.length(0, torch.zeros(1, 3, 64, 64)) == pytest.approx(4.5 * 3.3, rel=1e-12)
+    hqs = sd.algorithms.build("ddiff-hqs", prior=prior, operator=op, steps=20).splitting.data_step
+    hqs.start(built.timeline())
+    assert hqs.length(0, torch.zeros(1, 3, 64, 64)) == pytest.approx(22.5, rel=1e-12)  # 90 * 64/256
+    given = sd.algorithms.build("ddiff", prior=prior, operator=op, gamma0=2.0, steps=20).splitting.data_step
+    given.start(built.timeline())
+    assert given.length(0, torch.zeros(1, 3, 64, 64)) == pytest.approx(2.0 * 3.3, rel=1e-12)
+
+
+def test_conflicting_step_options_raise(network):
+    op = sd.operators.build("super_resolution", scale=4)
+    with pytest.raises(ValueError, match="gamma0 .* or a whole gamma schedule, not both"):
+        sd.algorithms.build("ddiff", prior=network, operator=op, gamma0=2.0, gamma=1.0)
+    with pytest.raises(ValueError, match="reference_numel .* normalized=True"):
+        sd.splitting.GradientStep(1.0, normalized=False, reference_numel=100)
+    with pytest.raises(ValueError, match="sigma .* or full_renoise_step, not both"):
+        sd.algorithms.build("ddiff", prior=network, operator=op, sigma=sd.splitting.full_renoise,
+                            full_renoise_step=True)
+
+
+def test_missing_defaults_are_named_exactly(network):
+    """A custom mask is no paper task; the error names exactly the settings still missing."""
+    op = sd.operators.Inpainting(mask=torch.ones(8, 8))
+    assert op.task is None and sd.operators.build("box_inpainting").task == "box_inpainting"
+    with pytest.raises(ValueError, match=r"pass full_renoise_step=\.\.\., or task="):
+        sd.algorithms.build("ddiff", prior=network, operator=op, gamma0=1.0, t0=1)
+    with pytest.raises(ValueError, match=r"pass gamma0=\.\.\., or task="):
+        sd.algorithms.build("diff-pnp-admm", prior=network, operator=op)
+    borrowed = sd.algorithms.build("ddiff", prior=network, operator=op, task="random_inpainting")
+    assert borrowed.prior_step.t0 == 1
+
+
+def test_no_hand_scaled_step_sizes_remain():
+    """The solver scales Appendix H's steps to the image: configs, docs and examples state no
+    hand-scaled gamma0 (no per-task gamma0 literals in the shipped configs, no size arithmetic)."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(sd.__file__).resolve().parent.parent
+    files = [*root.joinpath("splitdiff", "configs").glob("*.yaml"), root / "README.md",
+             *root.joinpath("docs").rglob("*.md"), *root.joinpath("examples").glob("*.py"),
+             *root.joinpath("benchmarks").glob("*.py"), root / "splitdiff" / "demo.py"]
+    pattern = re.compile(r"size_scaled_gamma0|gamma0: \d|gamma: 22\.5|gamma0\s*=\s*[\d.]+\s*\*\s*\w*\.?size"
+                         r"|gamma0 = \d+ \* \d+ / 256")
+    offenders = [f"{f.name}: {m.group(0)}" for f in files for m in pattern.finditer(f.read_text())]
+    assert not offenders, offenders
+
+
+def test_a_user_prior_step_around_a_diffusion_prior_gets_the_diffusion_timeline(network):
+    """The prior step says which plan it needs: a PriorStep subclass holding a DiffusionPrior
+    runs on the respaced timesteps (alpha_bar < 1), not on plain iterations."""
+
+    class Denoise(sd.splitting.PriorStep):
+        def __init__(self, prior):
+            self.prior = prior
+
+        def denoise(self, x_t, k):
+            return self.prior.tweedie(x_t, self.t[k]).clamp(-1, 1)
+
+        def start(self, timeline):
+            self.t = timeline.t.tolist()
+
+        def advance(self, x_t, x, u, k, source):
+            return x + u
+
+    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
+    solver = sd.algorithms.Solver(sd.splitting.HQS(sd.splitting.GradientStep(0.1)), Denoise(network), op, steps=10)
+    timeline = solver.timeline()
+    assert timeline.t.tolist() == [999, 888, 777, 666, 555, 444, 333, 222, 111]  # guided-diffusion spacing of 10
+    assert bool((timeline.alpha_bar < 1).all())
+    with pytest.raises(TypeError, match="abstract"):
+        type("Incomplete", (sd.splitting.PriorStep,), {"denoise": lambda self, x_t, k: x_t})()
+
+
+@pytest.mark.parametrize("name", ["ddiff", "ddiff-hqs", "diff-pnp-admm", "diff-pnp-hqs", "diffpir", "pnp-admm",
+                                  "pnp-hqs", "dps", "daps"])
+def test_solvers_show_their_resolved_hyperparameters(name, network):
+    """repr and hparams() name every resolved setting readably (no '<function ... <lambda>>')."""
+    prior = sd.priors.build("tv") if name.startswith("pnp") else network
+    solver = sd.algorithms.build(name, prior=prior, operator=sd.operators.build("super_resolution", scale=4))
+    hparams = solver.hparams()
+    assert hparams["algorithm"] == name and hparams["nfe"] == solver.nfe()
+    text = repr(solver) + repr(hparams)
+    assert "lambda" not in text and "<function" not in text, text
+    if name == "ddiff":
+        assert "StepDown(high=59.4, low=1.8, t_switch=90)" in hparams["data_step"]  # 18 x (3.3 | 0.1)
+        assert "FullRenoise()" in hparams["prior_step"] and "t0=1" in hparams["prior_step"]
+    if name == "diffpir":
+        assert "DiffPIRRho(lam=6.0, sigma=0.05)" in hparams["data_step"] and "ZetaSigma(zeta=0.25)" in hparams["prior_step"]
+
+
+def test_a_finite_blow_up_is_a_divergence_error():
+    """A plain step of 1 on a 5x5 box blur with TV grows x geometrically (to ~5e10 at 40
+    iterations, all finite): the loop raises instead of returning a -198 dB image."""
+    op = sd.operators.Blur(kernel=torch.ones(5, 5) / 25)
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    y = op.measure(x, generator=torch.Generator().manual_seed(1))
+    solver = sd.algorithms.Solver(sd.splitting.LinearizedADMM(gamma=1.0, normalized=False),
+                                  sd.splitting.DirectStep(sd.priors.build("tv"), sigma=sd.splitting.geometric(0.3, 0.03)),
+                                  op, steps=40, init="zeros")
+    with pytest.raises(sd.DivergenceError, match="running away: max \\|x\\| grew"):
+        solver.solve(y)
+    stable = sd.algorithms.Solver(sd.splitting.LinearizedADMM(gamma=0.5, normalized=False),
+                                  sd.splitting.DirectStep(sd.priors.build("tv"), sigma=sd.splitting.geometric(0.3, 0.03)),
+                                  op, steps=40, init="zeros")
+    assert float(stable.solve(y).abs().max()) < 10

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,3 +93,66 @@ def test_demo_writes_grid_and_table(tmp_path, tiny_prior):
     rows = (out / "metrics.csv").read_text().strip().splitlines()
     assert rows[0] == "task,image,psnr,ssim,lpips,residual" and len(rows) == 1 + 7 * 2
     assert "| super_resolution | chelsea |" in (out / "metrics.md").read_text()
+
+
+# --- the command line and its documentation say the same ----------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def subcommands() -> dict:
+    from splitdiff.cli import build_parser
+
+    return build_parser()._subparsers._group_actions[0].choices
+
+
+def long_options(parser) -> set[str]:
+    return {s for action in parser._actions for s in action.option_strings if s.startswith("--")}
+
+
+def documented_commands(text: str) -> list[tuple[str, set[str], str]]:
+    """Every ``splitdiff CMD ...`` in code (inline spans and fenced blocks): (command, its long
+    options, the command line)."""
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+    spans = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+    lines = [line for block in blocks for line in block.replace("\\\n", " ").splitlines()] + spans
+    found = []
+    for line in lines:
+        line = line.split(" #")[0]
+        match = re.search(r"(?:^|\s)splitdiff ([a-z][a-z-]*)(.*)", line)
+        if match:
+            found.append((match[1], set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", match[2])), line.strip()))
+    return found
+
+
+def test_the_docstring_names_every_command():
+    import splitdiff.cli
+
+    first = splitdiff.cli.__doc__.splitlines()[0]
+    for name in subcommands():
+        assert f"``{name}``" in first, name
+
+
+def test_the_cli_reference_lists_every_option_of_every_command():
+    text = (DOCS / "cli.md").read_text()
+    rows = {cmd: (options, line) for cmd, options, line in documented_commands(text) if line.startswith("splitdiff")}
+    for name, parser in subcommands().items():
+        options, line = rows[name]
+        assert options == long_options(parser) - {"--help"}, f"docs/cli.md: {line}"
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")) + ["../README.md"])
+def test_documented_command_lines_use_real_options(page):
+    commands = subcommands()
+    for name, options, line in documented_commands((DOCS / page).read_text()):
+        if name in commands:
+            unknown = options - long_options(commands[name])
+            assert not unknown, f"{page}: `{line}`: splitdiff {name} has no {', '.join(sorted(unknown))}"
+
+
+def test_the_prior_help_lists_every_spec_form():
+    from splitdiff.priors.spec import SPEC_FORMS
+
+    action = next(a for a in subcommands()["solve"]._actions if "--prior" in a.option_strings)
+    for form in re.split(r", | or ", SPEC_FORMS):
+        assert form in action.help, form

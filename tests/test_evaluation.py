@@ -24,7 +24,7 @@ from splitdiff.evaluation import tables
 from splitdiff.evaluation.config import load_config, parse_config, shipped_configs
 from splitdiff.evaluation.data import ShardSampler, crop
 from splitdiff.evaluation.runner import evaluate
-from splitdiff.training.data import load_skimage
+from splitdiff.evaluation.images import load_skimage
 
 
 def tiny(**changes) -> dict:
@@ -137,6 +137,42 @@ def test_shipped_configs_parse():
                                                                          "diff-pnp-hqs"}
 
 
+# --- one scoring function, one measurement preview ------------------------------------------------
+
+def test_demo_and_evaluation_share_scoring_and_previews():
+    import splitdiff.demo
+    from splitdiff.evaluation import figures, images, runner
+
+    assert splitdiff.demo.score is runner.score is images.score
+    assert splitdiff.demo.measurement_preview is figures.measurement_preview is images.measurement_preview
+
+
+def test_measurement_preview():
+    from splitdiff.evaluation.images import measurement_preview
+
+    y = torch.linspace(-3, 3, 2 * 3 * 8 * 8).view(2, 3, 8, 8)
+    shown = measurement_preview(y, 16)
+    assert shown.shape == (2, 3, 16, 16) and shown.min() == -1 and shown.max() == 1  # clipped
+    assert torch.equal(shown[..., ::2, ::2], y.clamp(-1, 1))  # nearest: each value a 2x2 block
+    magnitude = measurement_preview(y.abs() * 100, 8, magnitude=True)  # log scale, each image to [-1, 1]
+    assert torch.allclose(magnitude.flatten(1).amax(1), torch.ones(2)) and magnitude.min() >= -1
+
+
+def test_score_marks_missing_lpips_weights_as_nan(monkeypatch):
+    from splitdiff import operators
+    from splitdiff.evaluation import images
+
+    def missing(*args):
+        raise images.LPIPSWeightsMissing("no weights")
+
+    monkeypatch.setattr(images, "lpips_distance", missing)
+    op = operators.build("super_resolution", scale=2)
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    scores = images.score(op(x), op, x, x)
+    assert set(scores) == {"psnr", "ssim", "lpips", "residual"} and all(v.shape == (2,) for v in scores.values())
+    assert torch.isnan(scores["lpips"]).all() and torch.all(scores["ssim"] > 0.999)
+
+
 # --- runs ----------------------------------------------------------------------------------------
 
 def test_evaluate_writes_rows_tables_and_figures(tmp_path):
@@ -148,6 +184,8 @@ def test_evaluate_writes_rows_tables_and_figures(tmp_path):
     row = next(r for r in rows if r["method"] == "ddiff5")
     assert row["nfe"] == row["iterations"] == 4  # steps - 1 network calls
     assert len(row["trace"]["primal"]) == 4 and row["lpips"] is not None
+    assert row["hparams"]["algorithm"] == "ddiff" and row["hparams"]["steps"] == 5  # resolved settings recorded
+    assert "GradientStep(gamma=StepDown(" in row["hparams"]["data_step"]
     y = torch.load(store.root / "results" / "super_resolution@0.05" / "ddiff" / "chelsea.pt", weights_only=True)
     assert y["y"].shape == (1, 3, 8, 8)
     for name in ("table.md", "table.csv", "table.json", "config.yaml", "run.json"):
@@ -163,12 +201,22 @@ def test_evaluate_writes_rows_tables_and_figures(tmp_path):
     assert yaml.safe_load((store.root / "config.yaml").read_text())["name"] == "tiny"
 
 
-def test_best_of_k_keeps_the_best_psnr(tmp_path):
+def test_best_of_k_keeps_the_best_psnr(tmp_path, monkeypatch):
+    from splitdiff.evaluation import images, runner
+
+    scored, psnr_calls = [], []
+    score, psnr = images.score, images.psnr
+    monkeypatch.setattr(runner, "score", lambda *args: scored.append(score(*args)) or scored[-1])
+    monkeypatch.setattr(images, "psnr", lambda *args: psnr_calls.append(1) or psnr(*args))
     raw = tiny(tasks={"super_resolution": {"best_of": 3}}, methods={"ddiff": {"options": {"steps": 3}}})
     raw["data"]["skimage"] = ["chelsea"]
     store = evaluate(parse_config(raw), tmp_path, progress=False, accelerator="cpu")
     (row,) = rows_of(store.root)
     assert row["best_of"] == 3 and 0 <= row["best_repeat"] < 3
+    assert len(scored) == len(psnr_calls) == 3  # each solve scored once, by the one scoring function
+    best = scored[row["best_repeat"]]
+    assert row["psnr"] == float(best["psnr"][0]) == max(float(s["psnr"][0]) for s in scored)
+    assert (row["ssim"], row["residual"]) == (float(best["ssim"][0]), float(best["residual"][0]))
     single = evaluate(parse_config({**raw, "name": "one", "tasks": {"super_resolution": {}}}), tmp_path,
                       progress=False, accelerator="cpu")
     (first,) = rows_of(single.root)  # repeat 0 of the best-of-3 run is the single run

@@ -79,3 +79,29 @@ def test_cli_train_prior_with_architecture_flags(tmp_path):
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert meta["flags"]["image_size"] == 16 and meta["flags"]["num_res_blocks"] == 1
     assert main(["train-prior", "--out", str(tmp_path / "bad"), "--flag", "num_channels"]) == 2
+
+
+def test_train_prior_and_the_cli_share_one_step_count(tmp_path, monkeypatch, capsys):
+    import inspect
+
+    import splitdiff.training
+    from splitdiff.cli import build_parser, main
+    from splitdiff.training.train import TRAIN_STEPS
+
+    assert inspect.signature(train_prior).parameters["max_steps"].default == TRAIN_STEPS
+    calls = []
+    monkeypatch.setattr(splitdiff.training, "train_prior", lambda out, **kw: calls.append(kw) or tmp_path / "last.ckpt")
+    assert main(["train-prior", "--out", str(tmp_path / "run")]) == 0
+    assert calls[0].get("max_steps", TRAIN_STEPS) == TRAIN_STEPS
+    assert main(["train-prior", "--out", str(tmp_path / "run"), "--steps", "7"]) == 0
+    assert calls[1]["max_steps"] == 7
+    steps = next(a for a in build_parser()._subparsers._group_actions[0].choices["train-prior"]._actions
+                 if "--steps" in a.option_strings)
+    assert f"default: {TRAIN_STEPS}" in steps.help
+
+
+def test_the_photographs_are_loaded_outside_training():
+    from splitdiff.evaluation import images
+
+    assert sd.training.load_skimage is images.load_skimage
+    assert (sd.training.TRAIN_IMAGES, sd.training.TEST_IMAGES) == (images.TRAIN_IMAGES, images.TEST_IMAGES)

@@ -14,6 +14,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from torch import Tensor
+
 from ..operators.base import Operator
 from ..priors.base import DiffusionPrior, Prior
 from ..priors.latent import LatentDiffusionPrior
@@ -21,13 +25,15 @@ from ..splitting.data_step import GradientStep, ProximalStep
 from ..splitting.loop import HQS, Splitting
 from ..splitting.pixel_step import PixelSpaceStep
 from ..splitting.prior_step import DirectStep, ManifoldStep, NoiseRule, ddim_sigma, full_renoise, zeta_sigma
-from ..splitting.timeline import Schedule, geometric, step_down
-from .defaults import ddiff_defaults, diffpir_defaults
+from ..splitting.timeline import Schedule, Timeline, evaluate, geometric, step_down
+from .defaults import PAPER_NUMEL, TASKS, ddiff_defaults, diffpir_defaults
 from .solver import Solver
 from .start import DiffusedMeasurement
 
 
-def _parts(prior: Prior | str, operator: Operator | str) -> tuple[Prior, Operator]:
+def resolve_parts(prior: Prior | str, operator: Operator | str) -> tuple[Prior, Operator]:
+    """A factory's ``prior`` and ``operator``: instances as given, registered names built with
+    their defaults (pass an instance to control options such as the operator's sigma)."""
     from .. import operators, priors
 
     prior = priors.build(prior) if isinstance(prior, str) else prior
@@ -39,11 +45,38 @@ def _parts(prior: Prior | str, operator: Operator | str) -> tuple[Prior, Operato
     return prior, operator
 
 
-def _ddiff_step(task, dataset, gamma0, a, b, t_gamma) -> Schedule:
-    """DDiff's step schedule ``gamma0 * (a if t > t_gamma else b)``, gamma0 from Appendix H by default."""
-    if gamma0 is None:
-        gamma0 = ddiff_defaults(task, dataset).gamma0
-    return step_down(gamma0 * a, gamma0 * b, t_gamma)
+_parts = resolve_parts
+
+
+def _need_defaults(task, operator, **given) -> None:
+    """A ValueError naming exactly the settings that have no paper default for ``task``."""
+    if task in TASKS:
+        return
+    missing = [name for name, value in given.items() if value is None]
+    if missing:
+        raise ValueError(
+            f"no paper defaults for task {task!r} ({type(operator).__name__}); pass "
+            f"{', '.join(f'{name}=...' for name in missing)}, or task= one of {', '.join(TASKS)} to borrow its defaults"
+        )
+
+
+def _ddiff_step(task, dataset, gamma0, gamma, a, b, t_gamma, normalized) -> GradientStep:
+    """DDiff's data step: ``gamma0 * (a if t > t_gamma else b)``, or a whole ``gamma`` schedule.
+
+    Without either, gamma0 is Appendix H's, tuned for 3x256x256 images: the normalized step is
+    scaled to the image being solved (``GradientStep(reference_numel=PAPER_NUMEL)``, the same
+    step per element; the authors' exact values at 256x256). A given gamma0 / gamma is the
+    step length itself.
+    """
+    if gamma is not None and gamma0 is not None:
+        raise ValueError("give gamma0 (with the a / b / t_gamma policy) or a whole gamma schedule, not both")
+    reference = None
+    if gamma is None:
+        if gamma0 is None:
+            gamma0 = ddiff_defaults(task, dataset).gamma0
+            reference = PAPER_NUMEL if normalized else None
+        gamma = step_down(gamma0 * a, gamma0 * b, t_gamma)
+    return GradientStep(gamma, normalized, reference_numel=reference)
 
 
 def ddiff(
@@ -76,16 +109,18 @@ def ddiff(
     """
     prior, operator = _parts(prior, operator)
     task = task or operator.task
+    if sigma is not None and full_renoise_step is not None:
+        raise ValueError("give sigma (a sigma_t rule) or full_renoise_step, not both")
+    _need_defaults(task, operator, gamma0=gamma0 if gamma is None else gamma, t0=t0,
+                   full_renoise_step=full_renoise_step if sigma is None else sigma)
     if t0 is None:
         t0 = ddiff_defaults(task, dataset).t0
     if sigma is None:
         if full_renoise_step is None:
             full_renoise_step = ddiff_defaults(task, dataset).full_renoise
         sigma = full_renoise if full_renoise_step else ddim_sigma(1.0)
-    if gamma is None:
-        gamma = _ddiff_step(task, dataset, gamma0, a, b, t_gamma)
     return Solver(
-        Splitting(GradientStep(gamma, normalized), dual=dual, order=order),
+        Splitting(_ddiff_step(task, dataset, gamma0, gamma, a, b, t_gamma, normalized), dual=dual, order=order),
         ManifoldStep(prior, sigma, t0=t0, clip=clip),
         operator, steps, spacing, name="ddiff",
     )
@@ -95,7 +130,7 @@ def ddiff_hqs(
     prior: DiffusionPrior | str,
     operator: Operator | str,
     task: str | None = None,
-    gamma: Schedule = 90.0,
+    gamma: Schedule | None = None,
     t0: int = 1,
     steps: int = 1000,
     spacing: str = "uniform",
@@ -103,11 +138,14 @@ def ddiff_hqs(
 ) -> Solver:
     """DDiff-HQS (Table 2): no dual variable, fixed normalized step 90, DDIM eta = 1, noise for t > 1.
 
-    ``task`` is accepted (and unused) so that every Table 2 variant takes the same keywords.
+    The default step 90 is for 3x256x256 images and is scaled to the image being solved (as
+    DDiff's gamma0); a given ``gamma`` is the step length itself. ``task`` is accepted (and
+    unused) so that every Table 2 variant takes the same keywords.
     """
     prior, operator = _parts(prior, operator)
+    step = GradientStep(90.0, reference_numel=PAPER_NUMEL) if gamma is None else GradientStep(gamma)
     return Solver(
-        HQS(GradientStep(gamma, normalized=True)),
+        HQS(step),
         ManifoldStep(prior, ddim_sigma(1.0), t0=t0, clip=clip),
         operator, steps, spacing, name="ddiff-hqs",
     )
@@ -131,10 +169,10 @@ def _diff_pnp(dual: bool, name: str):
         order: str = "admm",
     ) -> Solver:
         prior, operator = _parts(prior, operator)
-        if gamma is None:
-            gamma = _ddiff_step(task or operator.task, dataset, gamma0, a, b, t_gamma)
+        _need_defaults(task or operator.task, operator, gamma0=gamma0 if gamma is None else gamma)
+        step = _ddiff_step(task or operator.task, dataset, gamma0, gamma, a, b, t_gamma, normalized)
         return Solver(
-            Splitting(GradientStep(gamma, normalized), dual=dual, order=order),
+            Splitting(step, dual=dual, order=order),
             DirectStep(prior, clip=clip),
             operator, steps, spacing, name=name,
         )
@@ -153,7 +191,29 @@ diff_pnp_hqs = _diff_pnp(False, "diff-pnp-hqs")
 diff_pnp_hqs.__doc__ = """Diff-PnP-HQS (Table 2): Diff-PnP-ADMM without the dual variable."""
 
 
-def diffpir_rho(lam: float, sigma: float) -> Schedule:
+@dataclass(frozen=True)
+class DiffPIRRho:
+    """DiffPIR's ``rho_t = lam sigma_n^2 / (sigma^2 sigma_bar_t^2)``, ``sigma_n = max(0.001, sigma / 2)``."""
+
+    lam: float
+    sigma: float
+
+    def __call__(self, tl: Timeline) -> Tensor:
+        sigma_n = max(0.001, self.sigma / 2)
+        return self.lam * sigma_n**2 / (self.sigma**2 * tl.sigma_bar**2)
+
+
+@dataclass(frozen=True)
+class InverseSquare:
+    """``rho_k = 1 / sigma_k^2`` for a denoiser schedule ``sigma`` (plug-and-play)."""
+
+    sigma: Schedule
+
+    def __call__(self, tl: Timeline) -> Tensor:
+        return 1.0 / evaluate(self.sigma, tl, "sigma") ** 2
+
+
+def diffpir_rho(lam: float, sigma: float) -> DiffPIRRho:
     """DiffPIR's data weight ``rho_t = lam sigma_n^2 / sigma_bar_t^2`` in ``ProximalStep``'s convention.
 
     The authors (``main_ddpir_sisr.py:49, 216-235``) take ``sigma_n = max(0.001, s)`` with ``s``
@@ -163,8 +223,7 @@ def diffpir_rho(lam: float, sigma: float) -> Schedule:
     ``rho = rho_t / sigma^2``. So the same ``lam`` gives the authors' step: for sigma >= 0.002
     ``rho = lam / (4 sigma_bar_t^2)``.
     """
-    sigma_n = max(0.001, sigma / 2)
-    return lambda tl: lam * sigma_n**2 / (sigma**2 * tl.sigma_bar**2)
+    return DiffPIRRho(float(lam), float(sigma))
 
 
 def diffpir(
@@ -225,7 +284,7 @@ def _pnp(dual: bool, name: str):
     ) -> Solver:
         prior, operator = _parts(prior, operator)
         sig = geometric(sigma_start, sigma_end) if sigma is None else sigma
-        rho = (lambda tl: 1.0 / sig(tl) ** 2) if callable(sig) else 1.0 / float(sig) ** 2
+        rho = InverseSquare(sig) if callable(sig) else 1.0 / float(sig) ** 2
         return Solver(
             Splitting(ProximalStep(rho, mode), dual=dual, order="admm"),
             DirectStep(prior, sigma=sig, clip=clip),
@@ -251,9 +310,11 @@ def latent_ddiff(
 
     ``consistency="latent"``: the data step differentiates ``A(D(z))`` through the decoder
     (DAPS's latent wrapper); ``"pixel"``: decode, take the data step on the image, encode
-    (ReSample). The result is decoded to an image. ``gamma0`` defaults to Appendix H's value,
-    divided by the autoencoder's downsampling factor in latent mode (a normalized step's
-    length scales with the norm of the variable: [derived], Appendix C was not available).
+    (ReSample). The result is decoded to an image. ``gamma0`` defaults to Appendix H's value
+    scaled to the variable the step moves (as ``ddiff``): in latent mode the latent (3x64x64
+    for 256x256 images with a factor-4 autoencoder: a quarter of the pixel step), in pixel mode
+    the image (a normalized step's length scales with the norm of the variable: [derived],
+    Appendix C was not available).
 
     ``clamp_gradient``: clamp each element of the data gradient ``grad ||y - A(D(z))||^2`` to
     ``[-c, c]`` before the step (latent consistency only), as DAPS's latent wrapper does with ``c = 1``
@@ -273,12 +334,10 @@ def latent_ddiff(
     if clamp_gradient is not None and consistency != "latent":
         raise ValueError("clamp_gradient clamps the latent data gradient: it needs consistency='latent'")
     task = task or operator.task
-    if gamma0 is None and options.get("gamma") is None:
-        gamma0 = ddiff_defaults(task, dataset).gamma0 / (prior.factor if consistency == "latent" else 1)
     solver = ddiff(prior, LatentOperator(operator, prior, quantize), task=task, dataset=dataset, gamma0=gamma0,
                    clip=False, **options)
     step = solver.splitting.data_step
-    solver.splitting.data_step = GradientStep(step.gamma, step.normalized, clamp_gradient)
+    solver.splitting.data_step = GradientStep(step.gamma, step.normalized, clamp_gradient, step.reference_numel)
     if consistency == "pixel":
         solver.splitting.data_step = PixelSpaceStep(solver.splitting.data_step)
     solver.name = "latent-ddiff"

@@ -91,6 +91,11 @@ class DAPS(BaseSolver):
         """``ode_steps`` denoiser calls per annealing step."""
         return (self.steps if steps is None else check_positive_int(steps, "steps")) * self.ode_steps
 
+    def hparams(self) -> dict[str, object]:
+        return {**super().hparams(), "lr": self.lr, "tau": self.tau, "lr_min_ratio": self.lr_min_ratio,
+                "ode_steps": self.ode_steps, "langevin_steps": self.langevin_steps, "sigma_max": self.sigma_max,
+                "sigma_min": self.sigma_min, "ode_sigma_min": self.ode_sigma_min}
+
     def sigmas(self, steps: int | None = None) -> Tensor:
         """The annealing noise levels, ``steps`` of them, then 0 (as the authors' scheduler)."""
         steps = self.steps if steps is None else check_positive_int(steps, "steps")
@@ -147,9 +152,9 @@ def daps(prior: Prior | str, operator: Operator | str, task: str | None = None, 
          lr_min_ratio: float = 0.01, sigma_max: float = 100.0, sigma_min: float = 0.1) -> DAPS:
     """DAPS-1K with the authors' Langevin settings for ``task`` (default: the operator's); all
     overridable. ``tau`` defaults to 0.01, converted for phase retrieval (``DAPS_TAU``)."""
-    from .compositions import _parts
+    from .compositions import resolve_parts
 
-    prior, operator = _parts(prior, operator)
+    prior, operator = resolve_parts(prior, operator)
     task = task or operator.task
     if lr is None:
         lr = paper_default(DAPS_LR, task, "DAPS Langevin step size", "lr")

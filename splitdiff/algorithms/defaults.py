@@ -6,10 +6,16 @@ from dataclasses import dataclass
 
 DATASETS = ("ffhq", "imagenet")
 
+#: The image the paper's step sizes are tuned for (3 x 256 x 256) and its number of elements:
+#: DDiff's default steps are scaled by ``sqrt(D / PAPER_NUMEL)`` for images of D elements.
+PAPER_IMAGE_SHAPE = (3, 256, 256)
+PAPER_NUMEL = 3 * 256 * 256
+
 
 @dataclass(frozen=True)
 class DDiffDefaults:
-    """DDiff's step size ``gamma0``, noise threshold ``t0`` and re-noising rule for one task."""
+    """DDiff's step size ``gamma0`` (for 3x256x256 images), noise threshold ``t0`` and re-noising
+    rule for one task."""
 
     gamma0: float
     t0: int

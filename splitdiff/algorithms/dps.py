@@ -57,6 +57,9 @@ class DPS(BaseSolver):
     def prior(self) -> DiffusionPrior:
         return self._prior
 
+    def hparams(self) -> dict[str, object]:
+        return {**super().hparams(), "zeta": self.zeta, "spacing": self.spacing, "clip": self.clip}
+
     def timesteps(self, steps: int | None = None) -> Tensor:
         return self.prior.schedule.timesteps(self.steps if steps is None else check_positive_int(steps, "steps"),
                                              self.spacing)
@@ -100,9 +103,9 @@ def dps(prior: DiffusionPrior | str, operator: Operator | str, task: str | None 
         steps: int = 1000, spacing: str = "uniform", clip: bool = True) -> DPS:
     """DPS with the authors' step size for ``task`` (default: the operator's task); any value overridable.
     ``clip=False`` keeps the Tweedie estimate unclamped (for data outside [-1, 1])."""
-    from .compositions import _parts
+    from .compositions import resolve_parts
 
-    prior, operator = _parts(prior, operator)
+    prior, operator = resolve_parts(prior, operator)
     if zeta is None:
         zeta = paper_default(DPS_SCALES, task or operator.task, "DPS step size", "zeta")
     return DPS(prior, operator, zeta, steps, spacing, clip)

@@ -12,7 +12,7 @@ from ..checks import DivergenceError, check_positive_int
 from ..operators.base import Operator
 from ..splitting.loop import Callback, IterationState, Splitting
 from ..splitting.noise import Noise, NoiseSource
-from ..splitting.prior_step import DirectStep, ManifoldStep, PriorStep
+from ..splitting.prior_step import PriorStep
 from ..splitting.timeline import Timeline
 
 #: ``init(y, shape, source, t) -> x_T``: a solver's starting iterate from the checked
@@ -91,6 +91,10 @@ class BaseSolver(ABC):
         zero = torch.zeros_like(x)
         return callback(IterationState(k, t, x_t, z, x, zero, zero, x_next)) is False
 
+    def hparams(self) -> dict[str, object]:
+        """The resolved hyperparameters, as readable values (recorded in evaluation rows)."""
+        return {"algorithm": self.name, "steps": self.steps, "nfe": self.nfe()}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, steps={self.steps}, operator={self.operator!r})"
 
@@ -133,16 +137,22 @@ class Solver(BaseSolver):
     def prior(self):
         return self.prior_step.prior
 
+    def hparams(self) -> dict[str, object]:
+        """Name, steps, spacing, start and the parts with their resolved schedules, e.g.
+        ``data_step: GradientStep(gamma=StepDown(high=59.4, low=1.8, t_switch=90), ...)``."""
+        init = self.init if isinstance(self.init, str) else repr(self.init)
+        return {**super().hparams(), "spacing": self.spacing, "init": init,
+                "splitting": "HQS" if not self.splitting.dual else f"ADMM ({self.splitting.order} order)",
+                "data_step": repr(self.splitting.data_step), "prior_step": repr(self.prior_step)}
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{key}={value}" for key, value in self.hparams().items() if key not in ("algorithm", "nfe"))
+        return f"Solver({self.name!r}, {parts})"
+
     def timeline(self, steps: int | None = None) -> Timeline:
-        """The iteration plan for ``steps`` (default: the solver's)."""
+        """The iteration plan for ``steps`` (default: the solver's), as the prior step needs it."""
         steps = self.steps if steps is None else check_positive_int(steps, "steps")
-        uses_schedule = isinstance(self.prior_step, ManifoldStep) or (
-            isinstance(self.prior_step, DirectStep) and self.prior_step.sigma is None
-        )
-        if uses_schedule:
-            schedule = self.prior.schedule
-            return Timeline.diffusion(schedule, schedule.timesteps(steps, self.spacing))
-        return Timeline.iterations(steps)
+        return self.prior_step.timeline(steps, self.spacing)
 
     def nfe(self, steps: int | None = None) -> int:
         """One denoiser call per iteration of the timeline."""

@@ -107,7 +107,7 @@ def crop(x: Tensor, convention: str, size: int) -> Tensor:
 def load_ground_truth(data: DataSpec, name: str) -> Tensor:
     """The image ``name`` as (1, 3, size, size) in [-1, 1]; ValueError if unreadable or too small."""
     if data.folder is None:
-        from ..training.data import load_skimage
+        from .images import load_skimage
 
         x = load_skimage(name)[None]
     else:

@@ -17,7 +17,7 @@ import torch
 from ..files import atomic_write
 from ..priors.checkpoint import safe_load
 from .config import EvalConfig, Item, sigma_text
-from .images import read_image
+from .images import measurement_preview, read_image
 
 
 def _plt():
@@ -37,16 +37,9 @@ def _save(fig, path: Path, dpi: int) -> Path:
         _plt().close(fig)
 
 
-def _preview(y: torch.Tensor, size: int, magnitude: bool) -> np.ndarray:
-    """A measurement shown at the reconstruction's size, (H, W, 3) in [0, 1]; a Fourier
-    ``magnitude`` (phase retrieval) on a log scale."""
-    y = y.float()
-    if magnitude:
-        y = torch.log1p(y.abs())
-        y = y / y.flatten(1).amax(1).view(-1, 1, 1, 1).clamp_min(1e-8) * 2 - 1
-    if y.shape[-1] != size or y.shape[-2] != size:
-        y = torch.nn.functional.interpolate(y, size=(size, size), mode="nearest")
-    return ((y[0].clamp(-1, 1) + 1) / 2).permute(1, 2, 0).numpy()
+def _rgb(x: torch.Tensor) -> np.ndarray:
+    """The first image of (N, 3, H, W) in [-1, 1] as (H, W, 3) in [0, 1], for ``imshow``."""
+    return ((x[0] + 1) / 2).permute(1, 2, 0).numpy()
 
 
 def _reconstruction(path: Path, size: int) -> np.ndarray:
@@ -54,7 +47,7 @@ def _reconstruction(path: Path, size: int) -> np.ndarray:
     x = read_image(path)
     if x.shape[-2:] != (size, size):
         raise ValueError(f"{path} is {x.shape[-2]}x{x.shape[-1]}, not {size}x{size}")
-    return ((x[0] + 1) / 2).permute(1, 2, 0).numpy()
+    return _rgb(x)
 
 
 def reconstructions(config: EvalConfig, store, rows: list[dict], path: Path, images: int = 1) -> Path | None:
@@ -76,12 +69,12 @@ def reconstructions(config: EvalConfig, store, rows: list[dict], path: Path, ima
                 size = truth.shape[-1]
                 first = next(i for i in items if i.key in done)
                 y = safe_load(store.measurement_path(first))["y"]
-                row = [_preview(y, size, task.operator == "phase_retrieval")]
+                row = [_rgb(measurement_preview(y, size, magnitude=task.operator == "phase_retrieval"))]
                 row += [_reconstruction(store.image_path(i), size) if i.key in done else np.ones((size, size, 3))
                         for i in items]
             except (ValueError, OSError, KeyError, TypeError, IndexError, RuntimeError):
                 continue
-            row.append(((truth[0] + 1) / 2).permute(1, 2, 0).numpy())
+            row.append(_rgb(truth))
             panels.append((f"{task.name} / {image}", row))
     if not panels:
         return None

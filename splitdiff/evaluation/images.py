@@ -1,8 +1,13 @@
-"""Reading and writing images as NCHW tensors in [-1, 1].
+"""Images as NCHW tensors in [-1, 1]: reading and writing files, the scikit-image photographs
+(training and held-out), showing a measurement, and scoring an estimate against the truth.
 
 Reading checks the header before decoding: files of more than :data:`MAX_PIXELS` pixels
 (decompression bombs) are refused, 16-bit images are scaled by 65535 (not clipped at 255),
 and float or unknown modes are errors rather than silent conversions.
+
+The demo (``splitdiff demo``) and the evaluation runner (``splitdiff evaluate``) score and show
+results with the same :func:`score` and :func:`measurement_preview`. Nothing here needs
+Lightning: training uses these photographs, they do not depend on training.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from ..files import atomic_write
+from .metrics import LPIPSWeightsMissing, lpips_distance, psnr, residual, ssim
 
 #: The largest image read (pixels): 64 megapixels, e.g. 8000 x 8000. A file whose header
 #: declares more is refused before it is decoded.
@@ -120,3 +126,60 @@ def save_image(x: Tensor, path: str | Path) -> Path:
     fmt = image_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(path, lambda tmp: Image.fromarray(to_uint8(x)).save(tmp, format=fmt))
+
+
+# -- the scikit-image photographs -----------------------------------------------------------
+#: Training images (skimage.data names; licenses in docs/model-card.md). Grayscale ones are
+#: repeated over 3 channels.
+TRAIN_IMAGES = (
+    "astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
+    "camera", "grass", "gravel", "brick", "coins", "clock",
+)
+#: Held-out test images: never used for training.
+TEST_IMAGES = ("chelsea", "coffee")
+
+
+def load_skimage(name: str) -> Tensor:
+    """A ``skimage.data`` image as a float32 (3, H, W) tensor in [-1, 1]."""
+    import skimage.data
+
+    if name in TEST_IMAGES and name in TRAIN_IMAGES:  # pragma: no cover - guarded by a test
+        raise RuntimeError("an image is both a training and a test image")
+    image = getattr(skimage.data, name)()
+    if isinstance(image, tuple):
+        image = image[0]
+    image = np.asarray(image, dtype=np.float32)
+    if image.max() > 1.5:
+        image = image / 255.0
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    image = image[..., :3]
+    return torch.from_numpy(image).permute(2, 0, 1).contiguous() * 2 - 1
+
+
+# -- showing and scoring results ------------------------------------------------------------
+def measurement_preview(y: Tensor, size: int, magnitude: bool = False) -> Tensor:
+    """A measurement (N, C, h, w) shown as an image (N, C, size, size) in [-1, 1]: resized by
+    nearest neighbour, clipped; a Fourier ``magnitude`` (phase retrieval) on a log scale, each
+    image's largest value shown as 1."""
+    y = y.detach().float()
+    if magnitude:
+        y = torch.log1p(y.abs())
+        y = y / y.flatten(1).amax(1).view(-1, 1, 1, 1).clamp_min(1e-8) * 2 - 1
+    if tuple(y.shape[-2:]) != (size, size):
+        y = torch.nn.functional.interpolate(y, size=(size, size), mode="nearest")
+    return y.clamp(-1, 1)
+
+
+def score(y: Tensor, operator, estimate: Tensor, truth: Tensor) -> dict[str, Tensor]:
+    """The paper's metrics of ``estimate`` against ``truth`` (N, 3, H, W), per image (N,):
+    ``psnr``, ``ssim``, ``lpips`` (NaN when its weights are missing: see
+    :class:`~splitdiff.evaluation.metrics.LPIPSWeightsMissing`) and the ``residual`` of the
+    measurement ``y`` under ``operator`` (see :mod:`splitdiff.evaluation.metrics`)."""
+    scores = {"psnr": psnr(estimate, truth), "ssim": ssim(estimate, truth)}
+    try:
+        scores["lpips"] = lpips_distance(estimate, truth)
+    except LPIPSWeightsMissing:
+        scores["lpips"] = torch.full_like(scores["psnr"], float("nan"))
+    scores["residual"] = residual(y, operator, estimate).cpu()
+    return scores

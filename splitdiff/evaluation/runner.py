@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +27,7 @@ from ..priors.spec import parse_prior
 from ..files import write_text
 from .config import EvalConfig, Item, canonical_json, check_trainer, fingerprint
 from .data import ItemDataset, ShardSampler, list_images
-from .metrics import LPIPSWeightsMissing, lpips_distance, psnr, residual, ssim
+from .images import score
 from .store import ResultStore
 
 #: How long ranks wait for each other at the end: a resumed run can leave one rank most of the
@@ -166,30 +167,26 @@ class EvaluationModule(L.LightningModule):
         for repeat in range(self.config.task(item.task).best_of):
             trace = Trace() if self.config.trace else None
             x_hat, seconds, iterations = self._timed_solve(solver, y, seed + 1 + repeat, trace)
-            score = float(psnr(x_hat, x)[0])
-            if best is None or score > best[0]:
-                best = (score, x_hat, seconds, iterations, trace, repeat)
-        _, x_hat, seconds, iterations, trace, repeat = best
+            scores = {k: float(v[0]) for k, v in score(y, operator, x_hat, x).items()}
+            if best is None or scores["psnr"] > best[0]["psnr"]:
+                best = (scores, x_hat, seconds, iterations, trace, repeat)
+        scores, x_hat, seconds, iterations, trace, repeat = best
         row = {
             "key": item.key, "dataset": self.config.dataset, "task": item.task, "sigma_y": item.sigma_y,
             "method": item.method, "algorithm": self.config.method(item.method).algorithm, "image": item.image,
             "seed": seed, "steps": solver.steps, "nfe": solver.nfe(), "iterations": iterations,
             "best_of": self.config.task(item.task).best_of, "best_repeat": repeat, "seconds": seconds,
-            "psnr": float(psnr(x_hat, x)[0]), "ssim": float(ssim(x_hat, x)[0]),
-            "lpips": self._lpips(x_hat, x), "residual": float(residual(y, operator, x_hat)[0]),
+            "psnr": scores["psnr"], "ssim": scores["ssim"],
+            "lpips": None if math.isnan(scores["lpips"]) else scores["lpips"],  # None: no LPIPS weights here
+            "residual": scores["residual"],
             "run_id": self.run_id, "rank": self.global_rank, "device": str(self.device),
+            "hparams": solver.hparams(),  # the resolved settings, e.g. the step after size scaling
         }
         inputs = self.config.inputs(item)
         row["inputs"], row["fingerprint"] = json.loads(canonical_json(inputs)), fingerprint(inputs)
         if trace is not None:
             row["trace"] = trace.as_dict()
         self.store.write_result(item, x_hat.clamp(-1, 1), y, row)
-
-    def _lpips(self, x_hat: Tensor, x: Tensor) -> float | None:
-        try:
-            return float(lpips_distance(x_hat, x)[0])
-        except LPIPSWeightsMissing:
-            return None
 
     def on_predict_end(self) -> None:
         self.trainer.strategy.barrier("evaluation-finished")
@@ -200,7 +197,10 @@ class EvaluationModule(L.LightningModule):
 
 
 def prepare(config: EvalConfig, out: str | Path, create: bool = True) -> tuple[list[Item], ResultStore]:
-    """List the data (fails with the path before any work) and, with ``create``, make the folder."""
+    """List the data (fails with the path before any work) and, with ``create``, make the folder.
+
+    It writes no file: :func:`evaluate` writes the config snapshot (``config.yaml``, ``run.json``)
+    only after its checks have passed, so a refused run leaves the earlier snapshot in place."""
     images = list_images(config.data)
     store = ResultStore(Path(out) / config.name)
     if store.root.is_symlink() or (store.root.exists() and not store.root.is_dir()):
@@ -239,6 +239,7 @@ def changed_rows(config: EvalConfig, items: list[Item], store: ResultStore) -> t
 
 
 def _snapshot(config: EvalConfig, store: ResultStore) -> None:
+    """The config as given (``config.yaml``) and the versions that ran it (``run.json``)."""
     write_text(store.root / "config.yaml", yaml.safe_dump(config.source, sort_keys=False))
     write_text(store.root / "run.json", json.dumps({"splitdiff": __version__, "torch": torch.__version__}))
 

@@ -116,7 +116,9 @@ class Inpainting(LinearOperator):
     """Masked observation ``m * x``; y has the image's shape (zeros where unobserved).
 
     ``mask_type`` is ``"box"`` or ``"random"`` (masks drawn per image size from ``seed``), or
-    pass ``mask``: an array broadcastable to (N, C, H, W), e.g. (H, W).
+    pass ``mask``: an array broadcastable to (N, C, H, W), e.g. (H, W). A given mask is no
+    paper task (``task`` is None): solvers then need their settings, or ``task=`` to borrow a
+    paper task's defaults.
     """
 
     def __init__(
@@ -134,7 +136,7 @@ class Inpainting(LinearOperator):
         if mask_type not in ("box", "random"):
             raise ValueError(f"mask_type must be 'box' or 'random', got {mask_type!r}")
         self.mask_type = mask_type
-        self.task = f"{mask_type}_inpainting"
+        self.task = None if mask is not None else f"{mask_type}_inpainting"
         box, margin, position = _check_box_options(box, margin, position)
         self.options = dict(box=box, margin=margin, position=position, drop=_check_drop(drop), seed=_check_seed(seed))
         self._fixed = None if mask is None else _check_mask(mask)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 
 import torch
 from torch import Tensor, nn
@@ -11,15 +12,16 @@ from ..checks import check_image, check_positive
 from .schedule import NoiseSchedule
 
 
-class Prior(nn.Module):
+class Prior(nn.Module, metaclass=ABCMeta):
     """Anything that answers "denoise this image at this noise level".
 
     ``denoise(x, sigma)``: x (N, C, H, W) is a clean image plus Gaussian noise of std
     ``sigma`` (on the [-1, 1] scale); returns an estimate of the clean image, same shape.
     """
 
+    @abstractmethod
     def denoise(self, x: Tensor, sigma: float) -> Tensor:
-        raise NotImplementedError  # abstractmethod: each prior defines its denoiser
+        """Each prior defines its denoiser."""
 
     def check_input(self, x: Tensor) -> Tensor:
         """Validate an image batch for this prior (raises ValueError naming what it expects)."""
@@ -34,8 +36,9 @@ class DiffusionPrior(Prior):
 
     schedule: NoiseSchedule
 
+    @abstractmethod
     def eps(self, x_t: Tensor, t: int | Tensor) -> Tensor:
-        raise NotImplementedError  # abstractmethod: each diffusion prior predicts the noise
+        """Each diffusion prior predicts the noise."""
 
     @staticmethod
     def batch_timesteps(t: int | Tensor, like: Tensor) -> Tensor:

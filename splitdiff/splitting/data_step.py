@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import math
+from abc import ABC, abstractmethod
+
 import torch
 from torch import Tensor
 
@@ -15,14 +18,15 @@ from ..operators.base import Operator
 from .timeline import Schedule, Timeline, evaluate
 
 
-class DataStep:
+class DataStep(ABC):
     """Base: ``start(timeline)`` evaluates schedules; ``__call__(v, y, operator, k)`` steps."""
 
     def start(self, timeline: Timeline) -> None:
-        pass
+        """Evaluate schedules on the solve's timeline (default: nothing to do)."""
 
+    @abstractmethod
     def __call__(self, v: Tensor, y: Tensor, operator: Operator, k: int) -> Tensor:
-        raise NotImplementedError  # abstractmethod
+        """The x-update of iteration ``k`` from ``v = z - u``."""
 
 
 class GradientStep(DataStep):
@@ -31,19 +35,41 @@ class GradientStep(DataStep):
 
     ``clamp``: clamp each element of ``g = grad ||y - A(v)||^2`` to ``[-clamp, clamp]`` first
     (DAPS's latent wrapper does this with 1.0, HEAD ``forward_operator/__init__.py:396-406``).
+    ``reference_numel``: the number of elements per image ``gamma`` was tuned for (DDiff's
+    Appendix H: 3 x 256 x 256); the normalized step length is then ``gamma_k sqrt(D /
+    reference_numel)`` for images of D elements, which keeps the step per element the same at
+    any size. None: ``gamma_k`` is the length itself.
+
+    Safe range: the plain step (``normalized=False``) on ``||y - A v||^2`` (gradient
+    ``2 A^T (A v - y)``) decreases the data term for ``gamma < 1 / ||A||^2`` (1 for the blurs,
+    inpainting and a downsampling with ``||A|| <= 1``); a normalized step moves ``gamma_k`` per
+    iteration whatever the gradient's size.
     """
 
-    def __init__(self, gamma: Schedule, normalized: bool = True, clamp: float | None = None) -> None:
+    def __init__(self, gamma: Schedule, normalized: bool = True, clamp: float | None = None,
+                 reference_numel: int | None = None) -> None:
         if clamp is not None and not (isinstance(clamp, (int, float)) and clamp > 0):
             raise ValueError(f"clamp must be a positive number or None, got {clamp!r}")
+        if reference_numel is not None:
+            if not normalized:
+                raise ValueError("reference_numel scales a normalized step's length: it needs normalized=True")
+            if isinstance(reference_numel, bool) or not isinstance(reference_numel, int) or reference_numel < 1:
+                raise ValueError(f"reference_numel must be a positive int (elements per image), got {reference_numel!r}")
         self.gamma = gamma
         self.normalized = normalized
         self.clamp = clamp
+        self.reference_numel = reference_numel
 
     def start(self, timeline: Timeline) -> None:
         self._gamma = evaluate(self.gamma, timeline, "gamma").tolist()
         if min(self._gamma) < 0:
             raise ValueError("gamma must be >= 0 at every iteration")
+
+    def length(self, k: int, v: Tensor) -> float:
+        """The step of iteration ``k`` for images shaped like ``v`` (N, ...)."""
+        if self.reference_numel is None:
+            return self._gamma[k]
+        return self._gamma[k] * math.sqrt(v[0].numel() / self.reference_numel)
 
     def __call__(self, v: Tensor, y: Tensor, operator: Operator, k: int) -> Tensor:
         g = 2 * operator.data_gradient(v, y)  # grad_v ||y - A(v)||^2
@@ -52,7 +78,12 @@ class GradientStep(DataStep):
         if self.normalized:
             norm = g.flatten(1).norm(dim=1).clamp_min(torch.finfo(g.dtype).tiny)
             g = g / norm.view(-1, *([1] * (g.dim() - 1)))
-        return v - self._gamma[k] * g
+        return v - self.length(k, v) * g
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {name}={value!r}" for name, value in (("clamp", self.clamp),
+                        ("reference_numel", self.reference_numel)) if value is not None)
+        return f"GradientStep(gamma={self.gamma!r}, normalized={self.normalized}{extra})"
 
 
 class ProximalStep(DataStep):
@@ -74,6 +105,9 @@ class ProximalStep(DataStep):
         self._rho = evaluate(self.rho, timeline, "rho").tolist()
         if min(self._rho) <= 0:
             raise ValueError("rho must be > 0 at every iteration")
+
+    def __repr__(self) -> str:
+        return f"ProximalStep(rho={self.rho!r}, mode={self.mode!r})"
 
     def __call__(self, v: Tensor, y: Tensor, operator: Operator, k: int) -> Tensor:
         mode = self.mode if self.mode != "auto" else ("exact" if operator.linear else "gradient")

@@ -72,6 +72,10 @@ class Splitting:
         self.dual = dual
         self.order = order
 
+    def __repr__(self) -> str:
+        rule = f"ADMM, {self.order} order" if self.dual else "HQS"
+        return f"Splitting({rule}, {self.data_step!r})"
+
     def run(
         self,
         y: Tensor,
@@ -92,7 +96,7 @@ class Splitting:
         source = noise if isinstance(noise, NoiseSource) else NoiseSource(generator, noise)
         admm_order = self.dual and self.order == "admm"
         x_t, u = x_init, torch.zeros_like(x_init)
-        x = x_init
+        x, runaway = x_init, Runaway()
         with torch.no_grad():
             for k in range(len(timeline)):
                 t, u_in = int(timeline.t[k]), u
@@ -104,6 +108,7 @@ class Splitting:
                 if self.dual and not admm_order:
                     u = u + x - z                                      # dual update (Eq. 6)
                 _check_finite(k, t, x=x, z=z, u=u, x_t=x_next)
+                runaway.check(k, t, x)
                 state = IterationState(k, t, x_t, z, x, u_in, u, x_next)
                 x_t = x_next
                 if callback is not None and callback(state) is False:
@@ -122,9 +127,32 @@ def HQS(data_step: DataStep) -> Splitting:
     return Splitting(data_step, dual=False)
 
 
-def LinearizedADMM(gamma: Schedule, normalized: bool = True, order: str = "algorithm1") -> Splitting:
-    """ADMM whose x-update is one (normalized) gradient step of size ``gamma`` (paper Eq. 10)."""
-    return Splitting(GradientStep(gamma, normalized), dual=True, order=order)
+def LinearizedADMM(gamma: Schedule, normalized: bool = True, order: str = "algorithm1",
+                   reference_numel: int | None = None) -> Splitting:
+    """ADMM whose x-update is one (normalized) gradient step of size ``gamma`` (paper Eq. 10);
+    ``reference_numel``: the image size ``gamma`` is given for (see ``GradientStep``)."""
+    return Splitting(GradientStep(gamma, normalized, reference_numel=reference_numel), dual=True, order=order)
+
+
+class Runaway:
+    """Detects a data step that blows up while staying finite: ``max |x|`` above ``bound`` (images
+    are nominally in [-1, 1]) and growing by more than ``rate`` at each of the last ``window``
+    iterations (an unstable step grows geometrically; a large but settling iterate does not)."""
+
+    def __init__(self, bound: float = 1e3, window: int = 5, rate: float = 1.1) -> None:
+        self.bound, self.window, self.rate = bound, window, rate
+        self.history: list[float] = []
+
+    def check(self, k: int, t: int, x: Tensor) -> None:
+        self.history = (self.history + [float(x.abs().max())])[-(self.window + 1):]
+        h = self.history
+        growing = len(h) > self.window and all(b > self.rate * a for a, b in zip(h, h[1:]))
+        if growing and h[-1] > self.bound:
+            raise DivergenceError(
+                f"x is running away: max |x| grew from {h[0]:.3g} to {h[-1]:.3g} between iterations {k - self.window} "
+                f"and {k} (timestep {t}); lower the step size (a plain gradient step on "
+                "||y - A v||^2 is stable for gamma < 1 / ||A||^2) or check the operator and measurement"
+            )
 
 
 def _check_finite(k: int, t: int, **tensors: Tensor) -> None:

@@ -22,6 +22,9 @@ class PixelSpaceStep(DataStep):
     def start(self, timeline: Timeline) -> None:
         self.inner.start(timeline)
 
+    def __repr__(self) -> str:
+        return f"PixelSpaceStep({self.inner!r})"
+
     def __call__(self, v: Tensor, y: Tensor, operator: Operator, k: int) -> Tensor:
         prior = getattr(operator, "latent_prior", None)
         if prior is None:

@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -24,22 +27,51 @@ from .timeline import Schedule, Timeline, evaluate
 NoiseRule = Callable[[Timeline], Tensor]
 
 
-def ddim_sigma(eta: float = 1.0) -> NoiseRule:
+@dataclass(frozen=True)
+class DDIMSigma:
     """DDIM: ``eta * sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev))`` (DDiff default, eta = 1)."""
-    return lambda tl: eta * torch.sqrt((1 - tl.alpha_bar_prev) / (1 - tl.alpha_bar) * (1 - tl.alpha_bar / tl.alpha_bar_prev))
+
+    eta: float = 1.0
+
+    def __call__(self, tl: Timeline) -> Tensor:
+        return self.eta * torch.sqrt((1 - tl.alpha_bar_prev) / (1 - tl.alpha_bar) * (1 - tl.alpha_bar / tl.alpha_bar_prev))
 
 
-def full_renoise(tl: Timeline) -> Tensor:
+@dataclass(frozen=True)
+class FullRenoise:
     """``sigma_t = sqrt(1 - a_prev)``: fresh noise only (DDiff for SR, inpainting, phase retrieval)."""
-    return torch.sqrt(1 - tl.alpha_bar_prev)
+
+    def __call__(self, tl: Timeline) -> Tensor:
+        return torch.sqrt(1 - tl.alpha_bar_prev)
 
 
-def zeta_sigma(zeta: float) -> NoiseRule:
+@dataclass(frozen=True)
+class ZetaSigma:
     """DiffPIR: ``x_{t-1} = sqrt(a_prev) x + sqrt(1 - a_prev) (sqrt(1 - zeta) eps_hat + sqrt(zeta) eps)``,
     i.e. ``sigma_t = sqrt(zeta (1 - a_prev))``."""
-    if not 0 <= zeta <= 1:
-        raise ValueError(f"zeta must be in [0, 1], got {zeta!r}")
-    return lambda tl: torch.sqrt(zeta * (1 - tl.alpha_bar_prev))
+
+    zeta: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.zeta <= 1:
+            raise ValueError(f"zeta must be in [0, 1], got {self.zeta!r}")
+
+    def __call__(self, tl: Timeline) -> Tensor:
+        return torch.sqrt(self.zeta * (1 - tl.alpha_bar_prev))
+
+
+def ddim_sigma(eta: float = 1.0) -> DDIMSigma:
+    """DDIM's sigma_t with ``eta`` (DDiff default, eta = 1)."""
+    return DDIMSigma(float(eta))
+
+
+#: ``sigma_t = sqrt(1 - a_prev)`` (a ``NoiseRule``).
+full_renoise = FullRenoise()
+
+
+def zeta_sigma(zeta: float) -> ZetaSigma:
+    """DiffPIR's sigma_t for ``zeta`` in [0, 1]."""
+    return ZetaSigma(float(zeta))
 
 
 def _finished(z: Tensor, clip: bool, k: int, t: int) -> Tensor:
@@ -49,18 +81,29 @@ def _finished(z: Tensor, clip: bool, k: int, t: int) -> Tensor:
     return z.clamp(-1, 1) if clip else z
 
 
-class PriorStep:
-    """Base: ``denoise`` gives z from the denoiser input; ``advance`` forms the next input."""
+class PriorStep(ABC):
+    """Base: ``denoise`` gives z from the denoiser input; ``advance`` forms the next input;
+    ``timeline`` says which iteration plan the step needs."""
+
+    def timeline(self, steps: int, spacing: str = "uniform") -> Timeline:
+        """The iteration plan for ``steps``: the respaced diffusion timesteps when the step holds
+        a ``DiffusionPrior`` as ``prior`` (``steps`` timesteps, ``steps - 1`` iterations), else
+        ``steps`` plain iterations. Override for another plan."""
+        prior = getattr(self, "prior", None)
+        if isinstance(prior, DiffusionPrior):
+            return Timeline.diffusion(prior.schedule, prior.schedule.timesteps(steps, spacing))
+        return Timeline.iterations(steps)
 
     def start(self, timeline: Timeline) -> None:
-        pass
+        """Evaluate schedules on the solve's timeline (default: nothing to do)."""
 
+    @abstractmethod
     def denoise(self, x_t: Tensor, k: int) -> Tensor:
-        raise NotImplementedError  # abstractmethod
+        """z of iteration ``k`` from the denoiser input ``x_t``."""
 
+    @abstractmethod
     def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, source: NoiseSource) -> Tensor:
         """The next denoiser input from ``x + u``; Gaussian draws come from ``source.draw(k, t, like)``."""
-        raise NotImplementedError  # abstractmethod
 
     def output(self, x_t: Tensor, x: Tensor) -> Tensor:
         """What the solve returns after the last iteration."""
@@ -85,29 +128,29 @@ class ManifoldStep(PriorStep):
         self.clip = clip
 
     def start(self, timeline: Timeline) -> None:
-        sigma = evaluate(self.sigma, timeline, "sigma_t")
-        room = 1 - timeline.alpha_bar_prev - sigma**2
-        if bool((room < -1e-12).any()):
+        sigma_t = evaluate(self.sigma, timeline, "sigma_t")
+        if bool((1 - timeline.alpha_bar_prev - sigma_t**2 < -1e-12).any()):
             raise ValueError("sigma_t must satisfy sigma_t^2 <= 1 - alpha_bar_prev at every iteration")
         self._t = timeline.t.tolist()
-        self._coef = list(zip(
-            torch.sqrt(timeline.alpha_bar).tolist(),
-            torch.sqrt(1 - timeline.alpha_bar).tolist(),
-            torch.sqrt(timeline.alpha_bar_prev).tolist(),
-            torch.sqrt(room.clamp_min(0)).tolist(),
-            sigma.tolist(),
-        ))
+        self._alpha_bar = timeline.alpha_bar.tolist()
+        self._alpha_bar_prev = timeline.alpha_bar_prev.tolist()
+        self._sigma_t = sigma_t.tolist()
+
+    def __repr__(self) -> str:
+        return f"ManifoldStep(sigma={self.sigma!r}, t0={self.t0}, clip={self.clip})"
 
     def denoise(self, x_t: Tensor, k: int) -> Tensor:
+        """Algorithm 1, line 3: Tweedie's estimate at t (clamped to [-1, 1] with ``clip``)."""
         return _finished(self.prior.tweedie(x_t, self._t[k]), self.clip, k, self._t[k])
 
     def advance(self, x_t: Tensor, x: Tensor, u: Tensor, k: int, source: NoiseSource) -> Tensor:
-        sqrt_a, sqrt_1ma, sqrt_a_prev, c_hat, sigma = self._coef[k]
-        eps_hat = (x_t - sqrt_a * x) / sqrt_1ma
-        x_prev = sqrt_a_prev * (x + u) + c_hat * eps_hat
-        if self._t[k] > self.t0 and sigma > 0:
-            x_prev = x_prev + sigma * source.draw(k, self._t[k], x)
-        return x_prev
+        """Algorithm 1, lines 7-9: ``x_{t-1}`` from the data-consistent x and the dual u."""
+        t, alpha_bar_t, alpha_bar_prev, sigma_t = self._t[k], self._alpha_bar[k], self._alpha_bar_prev[k], self._sigma_t[k]
+        eps_hat = (x_t - math.sqrt(alpha_bar_t) * x) / math.sqrt(1 - alpha_bar_t)        # line 7
+        eps = source.draw(k, t, x) if t > self.t0 and sigma_t > 0 else None              # line 8
+        x_prev = (math.sqrt(alpha_bar_prev) * (x + u)                                     # line 9
+                  + math.sqrt(max(0.0, 1 - alpha_bar_prev - sigma_t**2)) * eps_hat)
+        return x_prev if eps is None else x_prev + sigma_t * eps
 
     def output(self, x_t: Tensor, x: Tensor) -> Tensor:
         return x_t
@@ -127,6 +170,14 @@ class DirectStep(PriorStep):
         self.prior = prior
         self.sigma = sigma
         self.clip = clip
+
+    def __repr__(self) -> str:
+        what = "Tweedie of x + u" if self.sigma is None else f"sigma={self.sigma!r}"
+        return f"DirectStep({what}, clip={self.clip})"
+
+    def timeline(self, steps: int, spacing: str = "uniform") -> Timeline:
+        """Diffusion timesteps for Tweedie (no ``sigma``), plain iterations for a denoiser schedule."""
+        return Timeline.iterations(steps) if self.sigma is not None else super().timeline(steps, spacing)
 
     def start(self, timeline: Timeline) -> None:
         self._t = timeline.t.tolist()

@@ -69,15 +69,37 @@ def evaluate(schedule: Schedule, timeline: Timeline, name: str = "schedule") -> 
     return values
 
 
-def step_down(high: float, low: float, t_switch: int) -> Callable[[Timeline], Tensor]:
+@dataclass(frozen=True)
+class StepDown:
     """``high`` while ``t > t_switch``, else ``low`` (DDiff's a/b step policy, t_gamma = 90)."""
-    return lambda tl: torch.where(tl.t > t_switch, high, low).to(torch.float64)
+
+    high: float
+    low: float
+    t_switch: int
+
+    def __call__(self, tl: Timeline) -> Tensor:
+        high = torch.full(tl.t.shape, float(self.high), dtype=torch.float64)
+        return torch.where(tl.t > self.t_switch, high, torch.full_like(high, float(self.low)))
 
 
-def geometric(start: float, end: float) -> Callable[[Timeline], Tensor]:
+@dataclass(frozen=True)
+class Geometric:
     """Geometric interpolation from ``start`` (first iteration) to ``end`` (last)."""
-    def values(tl: Timeline) -> Tensor:
+
+    start: float
+    end: float
+
+    def __call__(self, tl: Timeline) -> Tensor:
         k = len(tl)
         w = torch.linspace(0, 1, k, dtype=torch.float64) if k > 1 else torch.zeros(1, dtype=torch.float64)
-        return start * (end / start) ** w
-    return values
+        return self.start * (self.end / self.start) ** w
+
+
+def step_down(high: float, low: float, t_switch: int) -> StepDown:
+    """``high`` while ``t > t_switch``, else ``low`` (DDiff's a/b step policy, t_gamma = 90)."""
+    return StepDown(float(high), float(low), int(t_switch))
+
+
+def geometric(start: float, end: float) -> Geometric:
+    """Geometric interpolation from ``start`` (first iteration) to ``end`` (last)."""
+    return Geometric(float(start), float(end))

@@ -2,7 +2,8 @@
 
 Only images whose scikit-image docstring states public domain, CC0 or no known copyright
 restrictions (see docs/model-card.md for each); the test images are held out: never cropped
-for training.
+for training. The lists and the loader live in :mod:`splitdiff.evaluation.images` (so that
+the demo and the evaluation load them without Lightning); they are re-exported here.
 """
 
 from __future__ import annotations
@@ -10,38 +11,14 @@ from __future__ import annotations
 import math
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-#: Training images (skimage.data names). Grayscale ones are repeated over 3 channels.
-TRAIN_IMAGES = (
-    "astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
-    "camera", "grass", "gravel", "brick", "coins", "clock",
-)
-#: Held-out test images: never used for training.
-TEST_IMAGES = ("chelsea", "coffee")
+from ..evaluation.images import TEST_IMAGES, TRAIN_IMAGES, load_skimage
 
-
-def load_skimage(name: str) -> Tensor:
-    """A ``skimage.data`` image as a float32 (3, H, W) tensor in [-1, 1]."""
-    import skimage.data
-
-    if name in TEST_IMAGES and name in TRAIN_IMAGES:  # pragma: no cover - guarded by a test
-        raise RuntimeError("an image is both a training and a test image")
-    image = getattr(skimage.data, name)()
-    if isinstance(image, tuple):
-        image = image[0]
-    image = np.asarray(image, dtype=np.float32)
-    if image.max() > 1.5:
-        image = image / 255.0
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    image = image[..., :3]
-    return torch.from_numpy(image).permute(2, 0, 1).contiguous() * 2 - 1
-
+__all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "load_skimage", "RandomCrops", "CropDataModule"]
 
 class RandomCrops(Dataset):
     """``length`` random crops of side ``size`` per epoch, at a random scale in ``[min_scale, 1]``

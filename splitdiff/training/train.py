@@ -10,16 +10,20 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from .data import TEST_IMAGES, TRAIN_IMAGES, CropDataModule
+from ..evaluation.images import TEST_IMAGES, TRAIN_IMAGES
+from .data import CropDataModule
 from .module import DiffusionTraining
 
-#: The shipped default prior: ADM layout, 64x64, about 2.5M parameters.
+#: The shipped default prior: ADM layout, 64x64, 2,776,707 parameters (docs/model-card.md).
 DEFAULT_FLAGS = dict(image_size=64, num_channels=32, num_res_blocks=2, channel_mult=(1, 2, 2, 2),
                      attention_resolutions="16,8", num_head_channels=32, learn_sigma=False,
                      use_scale_shift_norm=True, resblock_updown=True, dropout=0.0)
+#: Training steps when none are given (``train_prior`` and ``splitdiff train-prior``): the
+#: shipped prior's run was started with this many (and stopped at 5,500; docs/model-card.md).
+TRAIN_STEPS = 8000
 
 
-def train_prior(out: str | Path, max_steps: int = 6000, batch_size: int = 16, lr: float = 2e-4,
+def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int = 16, lr: float = 2e-4,
                 flags: dict | None = None, seed: int = 0, accelerator: str = "auto", devices: int | str = "auto",
                 checkpoint_every: int = 250, progress: bool = True, init: str | Path | None = None,
                 samples_per_epoch: int = 4096, num_workers: int = 0, precision: str | None = None,
