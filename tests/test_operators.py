@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -180,3 +182,117 @@ def test_linear_operator_matrix_transpose_is_adjoint():
     a = op.matrix(shape[1:])
     y = _randn(shape, 2)
     assert torch.allclose(op.adjoint(y).flatten(), a.T @ y.flatten())
+
+
+# --- conjugate gradients: an unconverged solve says so -------------------------------------------
+
+def _diagonal_problem(low: float, size: int = 200):
+    """``apply(x) = d * x`` with ``d`` from ``low`` to 1: condition number ``1 / low``, solution ``rhs / d``."""
+    d = torch.logspace(np.log10(low), 0.0, size, dtype=torch.float64).reshape(1, 1, 1, size)
+    rhs = _randn((1, 1, 1, size), 0)
+    return (lambda x: d * x), rhs, rhs / d
+
+
+def test_conjugate_gradient_warns_with_its_residual_when_it_stops_at_its_cap():
+    apply, rhs, _ = _diagonal_problem(1e-8)
+    with pytest.warns(sd.operators.ConvergenceWarning) as caught:
+        x = sd.operators.conjugate_gradient(apply, rhs, max_iter=5, rtol=1e-9)
+    residual = ((rhs - apply(x)).norm() / rhs.norm()).item()  # the residual it reached, recomputed here
+    assert residual > 1e-9
+    message = str(caught[0].message)
+    assert f"{residual:.2e}" in message and "rtol=1e-09" in message and "max_iter=5" in message
+    assert "iterations" in message and "larger rho" in message and "exact" in message
+    assert issubclass(sd.operators.ConvergenceWarning, UserWarning)
+
+
+def test_conjugate_gradient_is_silent_and_accurate_when_it_converges():
+    apply, rhs, solution = _diagonal_problem(0.5)  # condition number 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = sd.operators.conjugate_gradient(apply, rhs, rtol=1e-10, max_iter=100)
+    assert torch.allclose(x, solution, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("bad", [{"rtol": 0.0}, {"rtol": float("nan")}, {"rtol": -1e-6},
+                                 {"max_iter": 0}, {"max_iter": 2.5}, {"max_iter": True}])
+def test_conjugate_gradient_refuses_a_bad_cap_or_tolerance(bad):
+    apply, rhs, _ = _diagonal_problem(0.5)
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        sd.operators.conjugate_gradient(apply, rhs, **bad)
+
+
+class _Diagonal(sd.operators.LinearOperator):
+    """``A x = w * x`` along the last axis, ``w`` from 1e-4 to 1: its prox is ``(w y + rho v) / (w^2 + rho)``."""
+
+    def forward(self, x):
+        return x * torch.logspace(-4.0, 0.0, x.shape[-1], dtype=x.dtype)
+
+
+def test_default_proximal_stops_at_the_operators_tolerance_and_warns_at_its_cap():
+    op = _Diagonal()
+    v, y = _randn((1, 1, 1, 64), 0), _randn((1, 1, 1, 64), 1)
+    w, rho = torch.logspace(-4.0, 0.0, 64, dtype=torch.float64), 1e-6
+    exact = (w * y + rho * v) / (w**2 + rho)
+    op.cg_rtol, op.cg_max_iter = 1e-12, 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.allclose(op.proximal(v, y, rho), exact, rtol=1e-6, atol=0)
+    op.cg_max_iter = 3
+    with pytest.warns(sd.operators.ConvergenceWarning, match="max_iter=3"):
+        op.proximal(v, y, rho)
+
+
+# --- blur: an exact prox for the reflect-padded operator -----------------------------------------
+
+@pytest.mark.parametrize("side", [5, 17])  # direct convolution and FFT paths of Blur.forward
+@pytest.mark.parametrize("rho", [1e-8, 1e-5, 1e-2, 1.0, 100.0])
+def test_blur_proximal_solves_the_normal_equations_of_the_reflect_padded_operator(side, rho):
+    """prox = (A^T A + rho I)^{-1} (A^T y + rho v), with A the dense matrix of the operator itself
+    (basis images through reflection padding and correlation) and a direct dense solve: no circular
+    boundary is assumed. Small rho makes A^T A + rho I ill-conditioned, where plain CG stalls."""
+    g = torch.Generator().manual_seed(side)
+    kernel = torch.rand(side, side, generator=g, dtype=torch.float64)
+    op = Blur(kernel / kernel.sum())  # not symmetric: no DCT diagonalises it
+    v, y = _randn((2, 2, 12, 12), 0), _randn((2, 2, 12, 12), 1)
+    a = op.matrix((1, 12, 12))  # the operator acts on each channel alone
+    normal = a.T @ a + rho * torch.eye(144, dtype=torch.float64)
+    ref = torch.linalg.solve(normal, a.T @ y.reshape(4, 144).T + rho * v.reshape(4, 144).T).T.reshape(v.shape)
+    x = op.proximal(v, y, rho)
+    rhs = a.T @ y.reshape(4, 144).T + rho * v.reshape(4, 144).T
+    residual = (normal @ x.reshape(4, 144).T - rhs).norm() / rhs.norm()
+    assert residual.item() <= 1e-6  # the contract: the normal equations to cg_rtol or better
+    assert ((x - ref).norm() / ref.norm()).item() <= 1e-4
+
+
+def test_blur_proximal_per_image_rho_and_float32():
+    op = MotionBlur(kernel_size=9)
+    v, y = _randn((2, 3, 16, 16), 0), _randn((2, 3, 16, 16), 1)
+    rho = torch.tensor([1e-8, 2.0], dtype=torch.float64)
+    both = op.proximal(v, y, rho)
+    assert torch.allclose(both[:1], op.proximal(v[:1], y[:1], 1e-8), rtol=1e-9, atol=1e-9)
+    assert torch.allclose(both[1:], op.proximal(v[1:], y[1:], 2.0), rtol=1e-9, atol=1e-9)
+    single = op.proximal(v[1:].float(), y[1:].float(), 2.0)
+    assert single.dtype == torch.float32 and torch.allclose(single.double(), both[1:2], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def paper_motion_blur():
+    return MotionBlur()  # 61x61, the paper's kernel
+
+
+@pytest.mark.parametrize("rho", [1e-7, 1e-3, 1e2])  # DiffPIR's weights, in ProximalStep's convention
+def test_motion_blur_proximal_converges_at_diffpir_weights(paper_motion_blur, rho):
+    """At 32x32 with the 61x61 kernel (wider than the image) and rho down to 1e-7 sigma^2, the prox
+    reaches relative residual 1e-6 of the normal equations (checked with the autograd adjoint)."""
+    op = paper_motion_blur
+    v, y = _randn((1, 3, 32, 32), 0), _randn((1, 3, 32, 32), 1)
+    r = rho * op.sigma**2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x = op.proximal(v, y, r)
+    assert not caught
+    adjoint = lambda z: sd.operators.LinearOperator.adjoint(op, z)  # noqa: E731
+    rhs = adjoint(y) + r * v
+    residual = rhs - adjoint(op(x)) - r * x
+    assert (residual.norm() / rhs.norm()).item() <= 1e-6

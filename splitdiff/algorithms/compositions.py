@@ -25,7 +25,7 @@ from ..splitting.data_step import GradientStep, ProximalStep
 from ..splitting.loop import HQS, Splitting
 from ..splitting.pixel_step import PixelSpaceStep
 from ..splitting.prior_step import DirectStep, ManifoldStep, NoiseRule, ddim_sigma, full_renoise, zeta_sigma
-from ..splitting.timeline import Schedule, Timeline, evaluate, geometric, step_down
+from ..splitting.timeline import Schedule, Timeline, schedule_values, geometric, step_down
 from .defaults import PAPER_NUMEL, TASKS, ddiff_defaults, diffpir_defaults
 from .solver import Solver
 from .start import DiffusedMeasurement
@@ -210,7 +210,7 @@ class InverseSquare:
     sigma: Schedule
 
     def __call__(self, tl: Timeline) -> Tensor:
-        return 1.0 / evaluate(self.sigma, tl, "sigma") ** 2
+        return 1.0 / schedule_values(self.sigma, tl, "sigma") ** 2
 
 
 def diffpir_rho(lam: float, sigma: float) -> DiffPIRRho:

@@ -7,7 +7,7 @@ Registered names: ``names()``; register your own with ``@register("name")``.
 """
 
 from ..registry import Registry
-from .base import LinearOperator, Operator, conjugate_gradient
+from .base import ConvergenceWarning, LinearOperator, Operator, conjugate_gradient
 from .blur import Blur, GaussianBlur, MotionBlur
 from .hdr import MAX_HDR_SCALE, HighDynamicRange
 from .inpainting import BoxInpainting, Inpainting, RandomInpainting, box_mask, random_mask
@@ -39,7 +39,7 @@ register("nonlinear_blur", NonlinearBlur)
 register("deepinv", from_deepinv)
 
 __all__ = [
-    "Operator", "LinearOperator", "SeparableOperator", "conjugate_gradient",
+    "Operator", "LinearOperator", "SeparableOperator", "conjugate_gradient", "ConvergenceWarning",
     "SuperResolution", "GaussianBlur", "MotionBlur", "Blur", "Inpainting", "PhaseRetrieval",
     "HighDynamicRange", "LatentOperator", "KernelWizard", "NonlinearBlur", "imresize_matrix", "gaussian_kernel", "gaussian_kernel_1d",
     "motion_kernel", "box_mask", "random_mask", "BoxInpainting", "RandomInpainting",

@@ -15,17 +15,24 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import ClassVar
+import warnings
+from typing import Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from ..checks import (
-    OPERATOR_DTYPES, check_finite, check_positive, check_shape_chw, check_shape_nchw, check_tensor_nchw,
+    OPERATOR_DTYPES, check_finite, check_positive, check_positive_int, check_shape_chw, check_shape_nchw,
+    check_tensor_nchw,
 )
 
 #: Largest image (C * H * W values) ``LinearOperator.matrix`` builds a dense basis for.
 MAX_MATRIX_SIZE = 4096
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solve stopped at its iteration cap before reaching its tolerance: its result
+    is not the solution asked for. The message gives the residual reached and how to fix it."""
 
 
 class Operator(nn.Module):
@@ -134,9 +141,18 @@ class Operator(nn.Module):
 
 
 class LinearOperator(Operator):
-    """A linear forward model. ``adjoint`` defaults to autograd; ``proximal`` to conjugate gradients."""
+    """A linear forward model. ``adjoint`` defaults to autograd; ``proximal`` to conjugate gradients.
+
+    The default ``proximal`` stops at relative residual ``cg_rtol`` of its normal equations and
+    warns (``ConvergenceWarning``) when ``cg_max_iter`` iterations do not get there; set either
+    on an instance (``op.cg_max_iter = 2000``) to change them.
+    """
 
     linear: ClassVar[bool] = True
+    #: Relative residual ``||b - (A^T A + rho I) x|| / ||b||`` at which the default ``proximal`` stops.
+    cg_rtol: float = 1e-6
+    #: Iteration cap of the default ``proximal`` (a ``ConvergenceWarning`` when it is reached).
+    cg_max_iter: int = 500
 
     def adjoint(self, y: Tensor) -> Tensor:
         """``A^T y`` (autograd vector-Jacobian product; subclasses override where cheaper).
@@ -186,12 +202,15 @@ class LinearOperator(Operator):
         """``argmin_x 1/2 ||A x - y||^2 + rho/2 ||x - v||^2`` = ``(A^T A + rho I)^{-1} (A^T y + rho v)``.
 
         ``rho`` is a positive number or a tensor broadcastable to ``v`` (per batch element).
-        The default solves the normal equations by conjugate gradients to relative residual 1e-6.
+        The default solves the normal equations by conjugate gradients to relative residual
+        ``cg_rtol`` within ``cg_max_iter`` iterations, and warns (``ConvergenceWarning``) where
+        it stops short.
         """
         y = self.check_pair(v, y, "v")
         rho = _as_rho(rho, v)
         rhs = self.adjoint(y) + rho * v
-        return conjugate_gradient(lambda x: self.adjoint(self(x)) + rho * x, rhs, x0=v)
+        return conjugate_gradient(lambda x: self.adjoint(self(x)) + rho * x, rhs, x0=v,
+                                  rtol=self.cg_rtol, max_iter=self.cg_max_iter)
 
 
 def _as_rho(rho: float | Tensor, like: Tensor) -> Tensor:
@@ -230,27 +249,53 @@ def _shaped(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
 
 
 def conjugate_gradient(
-    apply: "callable", rhs: Tensor, x0: Tensor | None = None, rtol: float = 1e-6, max_iter: int = 500
+    apply: Callable[[Tensor], Tensor], rhs: Tensor, x0: Tensor | None = None, rtol: float = 1e-6,
+    max_iter: int = 500,
 ) -> Tensor:
     """Solve ``apply(x) = rhs`` for a symmetric positive definite ``apply``, batch-wise.
 
-    Each batch element stops contributing once its residual is below ``rtol * ||rhs||``.
+    ``rhs``: (N, ...); ``x0``: the starting point (zeros by default). Each batch element stops
+    once its residual ``||rhs - apply(x)||`` is at most ``rtol * ||rhs||``. After ``max_iter``
+    iterations it returns what it has; where an element has not reached ``rtol`` it warns
+    (``ConvergenceWarning``) with the relative residual reached. ``rtol``: a number > 0;
+    ``max_iter``: an integer >= 1. Raises ValueError otherwise.
     """
+    rtol = check_positive(rtol, "rtol")
+    max_iter = check_positive_int(max_iter, "max_iter")
     dims = tuple(range(1, rhs.dim()))
+    tiny = torch.finfo(rhs.dtype).tiny
     x = torch.zeros_like(rhs) if x0 is None else x0.clone()
     r = rhs - apply(x)
     p = r.clone()
     rs = (r * r).sum(dims, keepdim=True)
-    target = (rtol**2) * (rhs * rhs).sum(dims, keepdim=True).clamp_min(torch.finfo(rhs.dtype).tiny)
+    target = (rtol**2) * (rhs * rhs).sum(dims, keepdim=True).clamp_min(tiny)
     for _ in range(max_iter):
         if bool((rs <= target).all()):
-            break
+            return x
         ap = apply(p)
         active = (rs > target).to(rhs.dtype)
-        alpha = active * rs / (p * ap).sum(dims, keepdim=True).clamp_min(torch.finfo(rhs.dtype).tiny)
+        alpha = active * rs / (p * ap).sum(dims, keepdim=True).clamp_min(tiny)
         x = x + alpha * p
         r = r - alpha * ap
         rs_new = (r * r).sum(dims, keepdim=True)
-        p = r + (rs_new / rs.clamp_min(torch.finfo(rhs.dtype).tiny)) * p
+        p = r + (rs_new / rs.clamp_min(tiny)) * p
         rs = rs_new
+    _warn_if_unconverged(apply, rhs, x, rtol, max_iter)
     return x
+
+
+def _warn_if_unconverged(apply: Callable[[Tensor], Tensor], rhs: Tensor, x: Tensor, rtol: float,
+                         max_iter: int) -> None:
+    """``ConvergenceWarning`` where ``x`` misses ``rtol``; the residual is recomputed (one more
+    ``apply``), since the updated one drifts from it in floating point."""
+    dims = tuple(range(1, rhs.dim()))
+    norm = (rhs * rhs).sum(dims).sqrt().clamp_min(torch.finfo(rhs.dtype).tiny)
+    residual = ((rhs - apply(x)).pow(2).sum(dims).sqrt() / norm).max().item()
+    if residual > rtol:
+        warnings.warn(
+            f"conjugate gradients stopped at its cap of max_iter={max_iter} iterations with relative "
+            f"residual {residual:.2e}, above its tolerance rtol={rtol:g}: the result is not the solution. "
+            f"Allow more iterations (max_iter; cg_max_iter on a LinearOperator), use a larger rho "
+            f"(better conditioned), or an operator with an exact proximal",
+            ConvergenceWarning, stacklevel=3,
+        )

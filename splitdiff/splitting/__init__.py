@@ -9,8 +9,10 @@ from ..registry import Registry
 from .data_step import DataStep, GradientStep, ProximalStep
 from .loop import ADMM, HQS, Callback, IterationState, LinearizedADMM, Splitting
 from .pixel_step import PixelSpaceStep
-from .prior_step import DirectStep, ManifoldStep, NoiseRule, PriorStep, ddim_sigma, full_renoise, zeta_sigma
-from .timeline import Schedule, Timeline, evaluate, geometric, step_down
+from .noise import Noise, NoiseSource
+from .prior_step import (DDIMSigma, DirectStep, FullRenoise, ManifoldStep, NoiseRule, PriorStep, ZetaSigma, ddim_sigma,
+                         full_renoise, zeta_sigma)
+from .timeline import Geometric, Schedule, StepDown, Timeline, geometric, schedule_values, step_down
 
 REGISTRY: Registry[Splitting] = Registry("splitting")
 register = REGISTRY.register
@@ -26,6 +28,7 @@ __all__ = [
     "Splitting", "ADMM", "HQS", "LinearizedADMM", "IterationState", "Callback",
     "DataStep", "GradientStep", "ProximalStep", "PixelSpaceStep",
     "PriorStep", "ManifoldStep", "DirectStep", "NoiseRule", "ddim_sigma", "full_renoise", "zeta_sigma",
-    "Timeline", "Schedule", "evaluate", "step_down", "geometric",
+    "DDIMSigma", "FullRenoise", "ZetaSigma", "Noise", "NoiseSource",
+    "Timeline", "Schedule", "schedule_values", "step_down", "geometric", "StepDown", "Geometric",
     "REGISTRY", "register", "build", "names", "get",
 ]

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ..operators.base import Operator
-from .timeline import Schedule, Timeline, evaluate
+from .timeline import Schedule, Timeline, schedule_values
 
 
 class DataStep(ABC):
@@ -61,7 +61,7 @@ class GradientStep(DataStep):
         self.reference_numel = reference_numel
 
     def start(self, timeline: Timeline) -> None:
-        self._gamma = evaluate(self.gamma, timeline, "gamma").tolist()
+        self._gamma = schedule_values(self.gamma, timeline, "gamma").tolist()
         if min(self._gamma) < 0:
             raise ValueError("gamma must be >= 0 at every iteration")
 
@@ -102,7 +102,7 @@ class ProximalStep(DataStep):
         self.mode = mode
 
     def start(self, timeline: Timeline) -> None:
-        self._rho = evaluate(self.rho, timeline, "rho").tolist()
+        self._rho = schedule_values(self.rho, timeline, "rho").tolist()
         if min(self._rho) <= 0:
             raise ValueError("rho must be > 0 at every iteration")
 

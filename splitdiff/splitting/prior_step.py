@@ -21,7 +21,7 @@ from torch import Tensor
 from ..checks import DivergenceError
 from ..priors.base import DiffusionPrior, Prior
 from .noise import NoiseSource
-from .timeline import Schedule, Timeline, evaluate
+from .timeline import Schedule, Timeline, schedule_values
 
 #: sigma_t of Eq. 12 as a function of the timeline, (K,).
 NoiseRule = Callable[[Timeline], Tensor]
@@ -128,7 +128,7 @@ class ManifoldStep(PriorStep):
         self.clip = clip
 
     def start(self, timeline: Timeline) -> None:
-        sigma_t = evaluate(self.sigma, timeline, "sigma_t")
+        sigma_t = schedule_values(self.sigma, timeline, "sigma_t")
         if bool((1 - timeline.alpha_bar_prev - sigma_t**2 < -1e-12).any()):
             raise ValueError("sigma_t must satisfy sigma_t^2 <= 1 - alpha_bar_prev at every iteration")
         self._t = timeline.t.tolist()
@@ -182,7 +182,7 @@ class DirectStep(PriorStep):
     def start(self, timeline: Timeline) -> None:
         self._t = timeline.t.tolist()
         if self.sigma is not None:
-            self._sigma = evaluate(self.sigma, timeline, "sigma").tolist()
+            self._sigma = schedule_values(self.sigma, timeline, "sigma").tolist()
             if min(self._sigma) <= 0:
                 raise ValueError("the denoiser's sigma must be > 0 at every iteration")
 

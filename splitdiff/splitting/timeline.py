@@ -58,7 +58,7 @@ class Timeline:
 Schedule = Union[float, Callable[[Timeline], Tensor]]
 
 
-def evaluate(schedule: Schedule, timeline: Timeline, name: str = "schedule") -> Tensor:
+def schedule_values(schedule: Schedule, timeline: Timeline, name: str = "schedule") -> Tensor:
     """The (K,) float64 values of ``schedule`` on ``timeline``."""
     values = schedule(timeline) if callable(schedule) else torch.full((len(timeline),), float(schedule))
     values = torch.as_tensor(values, dtype=torch.float64).flatten()
