@@ -454,3 +454,9 @@ def test_a_finite_blow_up_is_a_divergence_error():
                                   sd.splitting.DirectStep(sd.priors.build("tv"), sigma=sd.splitting.geometric(0.3, 0.03)),
                                   op, steps=40, init="zeros")
     assert float(stable.solve(y).abs().max()) < 10
+
+
+def test_a_grayscale_measurement_with_a_color_prior_says_why(network):
+    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
+    with pytest.raises(ValueError, match="trained on 3-channel images, got 1 channel.*repeat a grayscale y"):
+        sd.algorithms.build("ddiff", prior=network, operator=op, steps=5).solve(torch.zeros(1, 1, 16, 16))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_convergence import _mahalanobis_per_dim, _posterior_case
+from analytic import mahalanobis_per_dim, posterior_case
 
 import splitdiff as sd
 from splitdiff.algorithms.daps import poly_sigmas
@@ -28,9 +28,9 @@ def test_daps_with_its_defaults_lands_near_the_gaussian_posterior(kind):
     distance per dimension to the posterior (1 for exact samples, > 3 for prior samples) was
     0.62-0.66 (0.71-0.73 with the 2024 release's step decay k / N). (On the 3x3 blur of this 4x4 image, lr = 1e-4 sits at the Langevin stability
     limit tau^2 / ||A||^2 and the chain diverges: a property of the authors' step size.)"""
-    prior, op, x0, y, mean, precision = _posterior_case(kind, seed=0)
+    prior, op, x0, y, mean, precision = posterior_case(kind, seed=0)
     solver = sd.algorithms.build("daps", prior=prior, operator=op, steps=50)
-    score = _mahalanobis_per_dim(solver.solve(y, generator=torch.Generator().manual_seed(1)), mean, precision)
+    score = mahalanobis_per_dim(solver.solve(y, generator=torch.Generator().manual_seed(1)), mean, precision)
     assert score <= 3.0
 
 
@@ -39,11 +39,11 @@ def test_dps_guidance_pulls_prior_samples_to_the_posterior(kind):
     """With zeta -> 0, DPS is ancestral sampling of the prior (far from the posterior: 27-72);
     the authors' zeta brings the samples to the posterior (measured 0.52-0.56; <= 3 asserted)
     and the residual to the noise floor."""
-    prior, op, x0, y, mean, precision = _posterior_case(kind, seed=0)
+    prior, op, x0, y, mean, precision = posterior_case(kind, seed=0)
     g = torch.Generator().manual_seed(1)
     guided = sd.algorithms.build("dps", prior=prior, operator=op).solve(y, generator=g)
     free = sd.algorithms.build("dps", prior=prior, operator=op, zeta=1e-12).solve(y, generator=g)
-    assert _mahalanobis_per_dim(guided, mean, precision) <= 3.0 < _mahalanobis_per_dim(free, mean, precision)
+    assert mahalanobis_per_dim(guided, mean, precision) <= 3.0 < mahalanobis_per_dim(free, mean, precision)
     assert ((op(guided) - y) ** 2).mean() < 0.5 * ((op(free) - y) ** 2).mean()
 
 

@@ -2,44 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import splitdiff as sd
-from splitdiff.priors import GaussianPrior, linear_gaussian_posterior
 from splitdiff.testing import assert_fixed_point
 
-IMAGE = (1, 4, 4)
-D = math.prod(IMAGE)
-
-
-def _gaussian_prior(seed: int) -> GaussianPrior:
-    g = torch.Generator().manual_seed(seed)
-    b = torch.randn(D, D, generator=g, dtype=torch.float64) / 4
-    cov = 0.5 * b @ b.T + 0.05 * torch.eye(D, dtype=torch.float64)
-    mean = 0.2 * torch.randn(D, generator=g, dtype=torch.float64)
-    return GaussianPrior(mean, cov, IMAGE)
-
-
-def _mixture_prior(seed: int, components: int) -> sd.priors.GaussianMixturePrior:
-    g = torch.Generator().manual_seed(seed)
-    means = 0.5 * torch.randn(components, D, generator=g, dtype=torch.float64)
-    variances = 0.02 + 0.2 * torch.rand(components, D, generator=g, dtype=torch.float64)
-    weights = 0.2 + torch.rand(components, generator=g, dtype=torch.float64)
-    return sd.priors.GaussianMixturePrior(weights, means, variances, IMAGE)
-
-
-def _operator(kind: str, sigma: float, seed: int) -> sd.operators.LinearOperator:
-    if kind == "random_inpainting":
-        return sd.operators.build(kind, sigma=sigma, seed=seed)
-    if kind == "gaussian_blur":
-        return sd.operators.build(kind, sigma=sigma, kernel_size=3, std=1.0)
-    return sd.operators.build(kind, sigma=sigma, scale=2)
-
+from analytic import gaussian_prior, mahalanobis_per_dim, mixture_prior, posterior_case, small_operator
 
 KINDS = ["random_inpainting", "gaussian_blur", "super_resolution"]
 
@@ -70,8 +41,8 @@ def test_ddiff_iterates_reach_a_fixed_point(kind, sigma, gamma, full, components
     leave the assumptions: gamma = 0.25 makes a 2-component mixture with inpainting
     oscillate (||x - z|| ~ 0.1-1 at t < 60), and gamma = 0.36 diverges for a blur.
     """
-    prior = _gaussian_prior(seed) if components == 1 else _mixture_prior(seed, components)
-    op = _operator(kind, sigma, seed)
+    prior = gaussian_prior(seed) if components == 1 else mixture_prior(seed, components)
+    op = small_operator(kind, sigma, seed)
     g = torch.Generator().manual_seed(seed)
     y = op.measure(prior.sample(2, g), generator=g)
     solver = sd.algorithms.build(
@@ -87,21 +58,6 @@ def test_fixed_point_property_with_many_random_draws():
     settings(max_examples=200, derandomize=False, database=None)(test_ddiff_iterates_reach_a_fixed_point)()
 
 
-def _posterior_case(kind: str, seed: int, batch: int = 64):
-    prior = _gaussian_prior(seed)
-    op = _operator(kind, 0.05, seed)
-    g = torch.Generator().manual_seed(seed)
-    x0 = prior.sample(1, g).expand(batch, *IMAGE)
-    y = op.measure(x0, generator=g)
-    _, means, covs = linear_gaussian_posterior(prior, op.matrix(IMAGE), y.reshape(batch, -1), op.sigma)
-    return prior, op, x0, y, means[:, 0], torch.linalg.inv(covs[0])
-
-
-def _mahalanobis_per_dim(x, mean, precision):
-    r = x.reshape(x.shape[0], -1) - mean
-    return float(torch.einsum("nd,de,ne->n", r, precision, r).mean() / D)
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_ddiff_and_diffpir_land_on_the_gaussian_posterior(kind):
     """Gaussian prior + linear operator: the posterior is Gaussian, N(m, C), in closed form.
@@ -115,13 +71,13 @@ def test_ddiff_and_diffpir_land_on_the_gaussian_posterior(kind):
     the authors' settings 0.33-1.19 (inpainting 0.33-0.42, SR 1.02-1.05, blur 1.15-1.19),
     prior samples > 3. Tolerance: <= 3 for both, and the control must exceed it.
     """
-    prior, op, x0, y, mean, precision = _posterior_case(kind, seed=0)
+    prior, op, x0, y, mean, precision = posterior_case(kind, seed=0)
     ddiff = sd.algorithms.build("ddiff", prior=prior, operator=op, gamma0=1.0, clip=False)
     diffpir = sd.algorithms.build("diffpir", prior=prior, operator=op, clip=False)
     g = torch.Generator().manual_seed(1)
-    scores = {name: _mahalanobis_per_dim(s.solve(y, generator=g), mean, precision) for name, s in
+    scores = {name: mahalanobis_per_dim(s.solve(y, generator=g), mean, precision) for name, s in
               (("ddiff", ddiff), ("diffpir", diffpir))}
-    control = _mahalanobis_per_dim(prior.sample(64, g), mean, precision)
+    control = mahalanobis_per_dim(prior.sample(64, g), mean, precision)
     assert scores["ddiff"] <= 3.0, scores
     assert scores["diffpir"] <= 3.0, scores
     assert control > 3.0, control

@@ -333,3 +333,25 @@ def test_cli_report_only_rebuilds_the_tables(tmp_path):
     assert main(["table", str(tmp_path / "tiny"), str(tmp_path / "other"), "--out", str(merged)]) == 0
     assert "## heldout" in merged.read_text() and "## second" in merged.read_text()
     assert main(["table", str(tmp_path / "nothing")]) == 2
+
+
+def test_as_image_turns_arrays_and_pil_images_into_nchw_in_minus_one_one():
+    """Written-out values: uint8 0 / 255 -> -1 / 1, uint16 65535 -> 1, float 0.5 -> 0, gray -> 3 channels."""
+    from PIL import Image
+
+    from splitdiff.evaluation import as_image
+
+    gray = np.array([[0, 255]], dtype=np.uint8)
+    x = as_image(gray)
+    assert x.shape == (1, 3, 1, 2) and x.dtype == torch.float32
+    assert x[0, :, 0, 0].tolist() == [-1.0] * 3 and x[0, :, 0, 1].tolist() == [1.0] * 3
+    assert as_image(np.full((2, 2), 65535, dtype=np.uint16)).max().item() == 1.0
+    assert as_image(np.full((2, 2, 3), 0.5)).abs().max().item() == 0.0
+    rgba = np.zeros((2, 2, 4), dtype=np.uint8)
+    assert as_image(rgba).shape == (1, 3, 2, 2)
+    assert torch.equal(as_image(Image.fromarray(gray)), x)
+    assert as_image(np.zeros((2, 2, 3), dtype=np.uint8), channels=1).shape == (1, 1, 2, 2)
+    for bad, what in ((np.full((2, 2), 1.5), r"\[0, 1\]"), (np.zeros((2, 2, 2)), "C in 1, 3, 4"),
+                      (np.zeros((2, 2), dtype=np.int64), "uint8, uint16")):
+        with pytest.raises(ValueError, match=what):
+            as_image(bad)

@@ -1,16 +1,21 @@
 """Published architectures at full size: save in the original layout, load, identical outputs.
 
-About 30 s and 2 GB of temporary disk on 2 CPU cores.
+About 30 s and 2 GB of temporary disk on 2 CPU cores: marked slow (``pytest -m slow``). The
+fast suite checks the same layouts' parameter and key counts on the meta device
+(tests/test_adm.py, tests/test_latent.py).
 """
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import splitdiff as sd
 from splitdiff.operators import KernelWizard
 from splitdiff.priors import ADM_PRESETS, create_unet, save_ldm_checkpoint
 from helpers import randomize, same
+
+pytestmark = pytest.mark.slow
 
 
 def test_adm_ffhq_full_size(tmp_path):

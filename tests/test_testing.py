@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_convergence import _mixture_prior, _operator
+from analytic import mixture_prior, small_operator
 
 import splitdiff as sd
 import splitdiff.testing as sdt
@@ -12,8 +12,8 @@ from splitdiff.algorithms.solver import BaseSolver
 
 
 def _case(gamma: float, seed: int = 3, kind: str = "random_inpainting"):
-    prior = _mixture_prior(seed, 2)
-    op = _operator(kind, 0.05, seed)
+    prior = mixture_prior(seed, 2)
+    op = small_operator(kind, 0.05, seed)
     g = torch.Generator().manual_seed(seed)
     y = op.measure(prior.sample(2, g), generator=g)
     solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=1000, normalized=False, gamma=gamma,
@@ -36,8 +36,8 @@ def test_fixed_point_check_fails_outside_the_theorem():
 
 
 def test_measurement_consistency_check():
-    prior = _mixture_prior(0, 2)
-    op = _operator("super_resolution", 0.05, 0)
+    prior = mixture_prior(0, 2)
+    op = small_operator("super_resolution", 0.05, 0)
     x = prior.sample(2, torch.Generator().manual_seed(0))
     good = sd.algorithms.build("ddiff", prior=prior, operator=op, gamma0=1.0, clip=False)
     assert sdt.assert_measurement_consistency(good, x) <= 3
@@ -75,3 +75,11 @@ def test_the_module_docstring_example_runs():
     exec(compile(code, "splitdiff.testing docstring", "exec"), namespace)
     namespace["test_adjoint"]()
     namespace["test_my_solver_converges"]()
+
+
+def test_fixed_point_report_repr_is_a_short_summary_with_the_absolute_norm():
+    from splitdiff.testing.checks import FixedPointReport
+
+    report = FixedPointReport([0.5] + [0.01] * 500, [0.2] * 500, [0.3] * 500, x_norm=3e8)
+    text = repr(report)
+    assert len(text) < 250 and "501 iterations" in text and "final ||x|| = 3e+08" in text

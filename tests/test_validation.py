@@ -76,7 +76,8 @@ def test_bad_steps_and_schedules(network):
 
 def test_unknown_task_needs_explicit_values(network):
     op = sd.operators.Blur(torch.ones(3, 3) / 9)
-    with pytest.raises(ValueError, match="known tasks"):
+    with pytest.raises(ValueError, match=r"no paper defaults for task None \(Blur\); pass gamma0=\.\.\., t0=\.\.\., "
+                                         r"full_renoise_step=\.\.\., or task="):
         sd.algorithms.build("ddiff", prior=network, operator=op)
     solver = sd.algorithms.build("ddiff", prior=network, operator=op, gamma0=1.0, t0=10, full_renoise_step=False)
     assert torch.isfinite(solver.solve(torch.zeros(1, 3, 8, 8), steps=4)).all()

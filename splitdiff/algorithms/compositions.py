@@ -45,8 +45,6 @@ def resolve_parts(prior: Prior | str, operator: Operator | str) -> tuple[Prior, 
     return prior, operator
 
 
-_parts = resolve_parts
-
 
 def _need_defaults(task, operator, **given) -> None:
     """A ValueError naming exactly the settings that have no paper default for ``task``."""
@@ -107,7 +105,7 @@ def ddiff(
     ``order="admm"`` (standard ADMM's dual update, see ``splitting.Splitting``; Algorithm 1's
     order is the paper's and the authors' code's).
     """
-    prior, operator = _parts(prior, operator)
+    prior, operator = resolve_parts(prior, operator)
     task = task or operator.task
     if sigma is not None and full_renoise_step is not None:
         raise ValueError("give sigma (a sigma_t rule) or full_renoise_step, not both")
@@ -142,7 +140,7 @@ def ddiff_hqs(
     DDiff's gamma0); a given ``gamma`` is the step length itself. ``task`` is accepted (and
     unused) so that every Table 2 variant takes the same keywords.
     """
-    prior, operator = _parts(prior, operator)
+    prior, operator = resolve_parts(prior, operator)
     step = GradientStep(90.0, reference_numel=PAPER_NUMEL) if gamma is None else GradientStep(gamma)
     return Solver(
         HQS(step),
@@ -168,7 +166,7 @@ def _diff_pnp(dual: bool, name: str):
         clip: bool = True,
         order: str = "admm",
     ) -> Solver:
-        prior, operator = _parts(prior, operator)
+        prior, operator = resolve_parts(prior, operator)
         _need_defaults(task or operator.task, operator, gamma0=gamma0 if gamma is None else gamma)
         step = _ddiff_step(task or operator.task, dataset, gamma0, gamma, a, b, t_gamma, normalized)
         return Solver(
@@ -256,7 +254,7 @@ def diffpir(
     ``steps`` timesteps make ``steps - 1`` network calls here, ``steps`` there, with the same
     result.
     """
-    prior, operator = _parts(prior, operator)
+    prior, operator = resolve_parts(prior, operator)
     defaults = diffpir_defaults(task or operator.task)
     lam = defaults.lam if lam is None else lam
     zeta = defaults.zeta if zeta is None else zeta
@@ -282,7 +280,7 @@ def _pnp(dual: bool, name: str):
         steps: int = 40,
         clip: bool = True,
     ) -> Solver:
-        prior, operator = _parts(prior, operator)
+        prior, operator = resolve_parts(prior, operator)
         sig = geometric(sigma_start, sigma_end) if sigma is None else sigma
         rho = InverseSquare(sig) if callable(sig) else 1.0 / float(sig) ** 2
         return Solver(
@@ -326,7 +324,7 @@ def latent_ddiff(
     """
     from ..operators.latent import LatentOperator
 
-    prior, operator = _parts(prior, operator)
+    prior, operator = resolve_parts(prior, operator)
     if not isinstance(prior, LatentDiffusionPrior):
         raise ValueError(f"latent-ddiff needs a LatentDiffusionPrior (e.g. priors.build('ldm', ...)), got {type(prior).__name__}")
     if consistency not in ("latent", "pixel"):

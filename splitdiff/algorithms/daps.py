@@ -135,7 +135,7 @@ class DAPS(BaseSolver):
         sigmas = self.sigmas(steps).tolist()
         count = len(sigmas) - 1
         source = NoiseSource(generator, noise)
-        y, x = self.start(y, x_T, source, 0, scale=sigmas[0])
+        y, x = self.initial_iterate(y, x_T, source, 0, scale=sigmas[0])
         with torch.no_grad():
             for k in range(count):
                 x_t = x

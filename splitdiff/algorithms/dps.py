@@ -77,7 +77,7 @@ class DPS(BaseSolver):
         """
         ts = [int(t) for t in self.timesteps(steps)]
         source = NoiseSource(generator, noise)
-        y, x = self.start(y, x_T, source, ts[0])
+        y, x = self.initial_iterate(y, x_T, source, ts[0])
         abar = self.prior.schedule.alphas_cumprod
         for k, t in enumerate(ts):
             a_t = float(abar[t])

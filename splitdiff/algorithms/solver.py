@@ -26,7 +26,7 @@ class BaseSolver(ABC):
     its ``prior``, ``operator``, ``steps`` and ``nfe`` (network calls per solve).
 
     Subclasses set ``name``, ``operator``, ``steps`` and implement ``prior``, ``nfe`` and ``solve``;
-    ``start`` does the input checks they share.
+    ``initial_iterate`` does the input checks they share and makes x_T.
     """
 
     name: str
@@ -50,7 +50,7 @@ class BaseSolver(ABC):
             return (y.shape[0], *shape)
         return self.operator.input_shape(tuple(y.shape))
 
-    def start(self, y: Tensor, x_T: Tensor | None, source: NoiseSource, t: int,
+    def initial_iterate(self, y: Tensor, x_T: Tensor | None, source: NoiseSource, t: int,
               scale: float = 1.0, init: "str | Start" = "gaussian") -> tuple[Tensor, Tensor]:
         """Check ``y`` (and ``x_T``) against the operator and the prior; unless given, make
         ``x_T`` by ``init``: ``"gaussian"`` draws ``scale * N(0, I)`` from ``source`` (one draw,
@@ -179,7 +179,7 @@ class Solver(BaseSolver):
         """
         timeline = self.timeline(steps)
         source = NoiseSource(generator, noise)
-        y, x_T = self.start(y, x_T, source, int(timeline.t[0]), init=self.init)
+        y, x_T = self.initial_iterate(y, x_T, source, int(timeline.t[0]), init=self.init)
         out = self.splitting.run(y, self.operator, self.prior_step, x_T, timeline, callback=callback,
                                  noise=source)
         if self.finish is not None:

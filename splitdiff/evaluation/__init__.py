@@ -2,7 +2,8 @@
 ``splitdiff evaluate`` (``config``, ``data``, ``store``, ``runner``, ``tables``, ``figures``,
 ``report``; imported on use, so that ``import splitdiff`` does not load Lightning)."""
 
-from .images import load_image, save_image, to_uint8
+from .images import as_image, load_image, measurement_preview, save_image, score, to_uint8
 from .metrics import LPIPSWeightsMissing, lpips_distance, psnr, residual, ssim
 
-__all__ = ["psnr", "ssim", "lpips_distance", "residual", "LPIPSWeightsMissing", "load_image", "save_image", "to_uint8"]
+__all__ = ["psnr", "ssim", "lpips_distance", "residual", "LPIPSWeightsMissing", "load_image", "save_image", "to_uint8",
+           "as_image", "measurement_preview", "score"]

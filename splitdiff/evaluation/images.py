@@ -68,6 +68,45 @@ def read_image(path: str | Path) -> Tensor:
     return x * 2 - 1
 
 
+def as_image(image, channels: int = 3) -> Tensor:
+    """An in-memory image as (1, channels, H, W) float32 in [-1, 1].
+
+    ``image``: a PIL image, or an array (numpy, or anything ``np.asarray`` takes: scikit-image's
+    photographs) shaped (H, W) or (H, W, C) with C in 1, 3, 4 (alpha is dropped): ``uint8``
+    (0..255), ``uint16`` (0..65535), ``bool``, or floats in [0, 1] (scikit-image's convention).
+    Grayscale is repeated to ``channels`` (3) channels; ``channels=1`` keeps one (color is
+    averaged). Raises ValueError for other shapes, dtypes or float values outside [0, 1].
+    """
+    if isinstance(image, Image.Image):
+        image = image.convert("RGB") if image.mode not in ("L", "I;16", "I;16B", "I;16L", "1") else image
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[..., :3]
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3) or min(array.shape[:2]) < 1:
+        raise ValueError(f"an image must be (H, W) or (H, W, C) with C in 1, 3, 4, got shape {np.shape(image)}")
+    if array.dtype == np.uint8:
+        values = array / 255.0
+    elif array.dtype == np.uint16:
+        values = array / 65535.0
+    elif array.dtype == np.bool_:
+        values = array.astype(np.float64)
+    elif np.issubdtype(array.dtype, np.floating):
+        values = array.astype(np.float64)
+        if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
+            raise ValueError("a float image must hold finite values in [0, 1] (scikit-image's convention), got "
+                             f"[{np.nanmin(values):.3g}, {np.nanmax(values):.3g}]")
+    else:
+        raise ValueError(f"an image must be uint8, uint16, bool or float in [0, 1], got {array.dtype}")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    if values.shape[2] != channels:
+        values = values.mean(axis=2, keepdims=True) if channels == 1 else np.repeat(values, 3, axis=2)
+    x = torch.from_numpy(values.astype(np.float32)).permute(2, 0, 1)[None].contiguous()
+    return x * 2 - 1
+
+
 def load_image(path: str | Path, size: int | None = None) -> Tensor:
     """An image file as (1, 3, H, W) in [-1, 1] (see :func:`read_image`); with ``size``: center
     crop to a square, then resize to ``size`` x ``size`` (antialiased; never upscaled)."""

@@ -39,7 +39,14 @@ class EpsNetworkPrior(DiffusionPrior):
         self.multiple = multiple
 
     def check_input(self, x: Tensor) -> Tensor:
-        check_image(x, "x", channels=self.channels)
+        check_image(x, "x")
+        if x.shape[1] != self.channels:
+            raise ValueError(
+                f"this prior's network was trained on {self.channels}-channel images, got {x.shape[1]} channel(s) "
+                f"(shape {tuple(x.shape)}, the image shape implied by y or x_T); solve {self.channels}-channel "
+                f"images (e.g. repeat a grayscale y over {self.channels} channels) or use a prior trained on "
+                f"{x.shape[1]}-channel images"
+            )
         h, w = x.shape[-2:]
         if h % self.multiple or w % self.multiple:
             raise ValueError(f"this prior needs image sides that are multiples of {self.multiple}, got {h}x{w}")

@@ -61,6 +61,19 @@ class FixedPointReport:
     primal: list[float] = field(default_factory=list)
     dual_increments: list[float] = field(default_factory=list)
     x_increments: list[float] = field(default_factory=list)
+    #: The final ``||x||`` (worst image) the relative values are divided by: a blow-up shows here.
+    x_norm: float = float("nan")
+
+    def __repr__(self) -> str:
+        """A one-line summary: iterations, the final ``||x||`` and the last relative values."""
+        if not self.primal:
+            return "FixedPointReport(empty)"
+        def last(values: list[float]) -> str:
+            return f"{values[-1]:.3g}" if values else "-"
+
+        return (f"FixedPointReport({len(self.primal)} iterations, final ||x|| = {self.x_norm:.3g}; relative to it: "
+                f"||x - z|| {self.primal[0]:.3g} -> {last(self.primal)} (max {max(self.primal):.3g}), "
+                f"last dual increment {last(self.dual_increments)}, last x increment {last(self.x_increments)})")
 
     @property
     def dual_increment(self) -> float:
@@ -85,7 +98,7 @@ def fixed_point(solver, y: Tensor, generator: torch.Generator | None = None) -> 
     def rel(v: Tensor) -> float:
         return float((v.flatten(1).norm(dim=1) / scale).max())
 
-    report = FixedPointReport()
+    report = FixedPointReport(x_norm=float(states[-1][0].flatten(1).norm(dim=1).max()))
     for k, (x, z, u) in enumerate(states):
         report.primal.append(rel(x - z))
         if k:
