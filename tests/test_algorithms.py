@@ -12,17 +12,27 @@ import authors
 import splitdiff as sd
 from splitdiff.splitting import IterationState
 
+#: Every registered operator, with the options that make a small 32x32 case; the exclusions are
+#: asserted below and each is covered elsewhere.
 OPERATORS = {
     "super_resolution": {},
-    "gaussian_blur": {},
-    "motion_blur": {},
+    "gaussian_blur": {"kernel_size": 9, "std": 2.0},
+    "motion_blur": {"kernel_size": 9},
+    "blur": {"kernel": torch.ones(5, 5) / 25},
+    "inpainting": {},
     "box_inpainting": {},
     "random_inpainting": {},
     "phase_retrieval": {},
     "hdr": {},
 }
-DIFFUSION_ALGORITHMS = ["ddiff", "ddiff-hqs", "diff-pnp-admm", "diff-pnp-hqs", "diffpir"]
+EXCLUDED_OPERATORS = {
+    "nonlinear_blur": "needs bkse weights: tests/test_nonlinear_blur.py",
+    "deepinv": "needs a deepinv physics object: tests/test_deepinv_adapter.py",
+}
+DIFFUSION_ALGORITHMS = ["ddiff", "ddiff-hqs", "diff-pnp-admm", "diff-pnp-hqs", "diffpir", "dps", "daps"]
 CLASSICAL_ALGORITHMS = ["pnp-admm", "pnp-hqs"]
+EXCLUDED_ALGORITHMS = {"latent-ddiff": "needs a latent diffusion prior: tests/test_latent.py"}
+SMALL = {"daps": dict(steps=2, ode_steps=1, langevin_steps=2)}
 
 
 @pytest.fixture(scope="module")
@@ -30,19 +40,25 @@ def network():
     return sd.priors.build("random_network")
 
 
+def test_the_matrix_covers_every_registered_name():
+    assert set(sd.operators.names()) == set(OPERATORS) | set(EXCLUDED_OPERATORS)
+    assert set(sd.algorithms.names()) == set(DIFFUSION_ALGORITHMS + CLASSICAL_ALGORITHMS) | set(EXCLUDED_ALGORITHMS)
+
+
 @pytest.mark.parametrize("operator", list(OPERATORS))
 @pytest.mark.parametrize("algorithm", DIFFUSION_ALGORITHMS + CLASSICAL_ALGORITHMS)
-def test_every_algorithm_runs_on_every_operator(algorithm, operator, network):
-    op = sd.operators.build(operator, **OPERATORS[operator])
-    prior = sd.priors.build("tv", iterations=20) if algorithm in CLASSICAL_ALGORITHMS else network
-    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    y = op.measure(x, generator=torch.Generator().manual_seed(1))
-    solver = sd.algorithms.build(algorithm, prior=prior, operator=op, steps=6)
+def test_every_algorithm_runs_on_every_operator(algorithm, operator, network, device):
+    op = sd.operators.build(operator, **OPERATORS[operator]).to(device)
+    prior = sd.priors.build("tv", iterations=20) if algorithm in CLASSICAL_ALGORITHMS else network.to(device)
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)).to(device) * 2 - 1
+    y = op.measure(x, generator=torch.Generator(device).manual_seed(1))
+    borrow = {"task": "gaussian_blur"} if op.task is None and algorithm not in CLASSICAL_ALGORITHMS else {}
+    solver = sd.algorithms.build(algorithm, prior=prior, operator=op, **SMALL.get(algorithm, dict(steps=6)), **borrow)
     seen = []
-    out = solver.solve(y, generator=torch.Generator().manual_seed(2), callback=lambda s: seen.append(s.k))
-    assert out.shape == x.shape and out.dtype == x.dtype
+    out = solver.solve(y, generator=torch.Generator(device).manual_seed(2), callback=lambda s: seen.append(s.k))
+    assert out.shape == x.shape and out.dtype == x.dtype and out.device == x.device
     assert torch.isfinite(out).all()
-    assert seen == list(range(len(solver.timeline())))
+    assert len(seen) == (solver.nfe() if algorithm != "daps" else solver.steps)
 
 
 @pytest.mark.parametrize("task,operator", [
