@@ -7,7 +7,7 @@ its Table 2 ablations, DiffPIR, plug-and-play). Images are NCHW tensors in [-1, 
 """
 
 from . import algorithms, demo, evaluation, operators, priors, splitting
-from .checks import DivergenceError
+from .validation import DivergenceError
 
 __version__ = "0.1.0"
 

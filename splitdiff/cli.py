@@ -398,7 +398,7 @@ def _user_error(err: Exception) -> bool:
     """Errors that describe the user's input or machine, not a bug: bad values, files, a divergence."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-    from .checks import DivergenceError
+    from .validation import DivergenceError
     from .evaluation.metrics import LPIPSWeightsMissing
 
     # MisconfigurationException: Lightning's word on trainer settings (a GPU that is not there)

@@ -78,7 +78,7 @@ def test_the_module_docstring_example_runs():
 
 
 def test_fixed_point_report_repr_is_a_short_summary_with_the_absolute_norm():
-    from splitdiff.testing.checks import FixedPointReport
+    from splitdiff.testing.assertions import FixedPointReport
 
     report = FixedPointReport([0.5] + [0.01] * 500, [0.2] * 500, [0.3] * 500, x_norm=3e8)
     text = repr(report)

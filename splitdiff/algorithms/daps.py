@@ -27,7 +27,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..checks import check_positive, check_positive_int
+from ..validation import check_positive, check_positive_int
 from ..operators.base import Operator
 from ..priors.base import Prior
 from ..splitting.loop import Callback

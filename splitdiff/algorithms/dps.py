@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import check_positive, check_positive_int
+from ..validation import check_positive, check_positive_int
 from ..operators.base import Operator
 from ..priors.base import DiffusionPrior
 from ..splitting.loop import Callback

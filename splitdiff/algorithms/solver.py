@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..checks import DivergenceError, check_positive_int
+from ..validation import DivergenceError, check_positive_int
 from ..operators.base import Operator
 from ..splitting.loop import Callback, IterationState, Splitting
 from ..splitting.noise import Noise, NoiseSource

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..checks import check_image
+from ..validation import check_image
 
 
 class LPIPSWeightsMissing(RuntimeError):

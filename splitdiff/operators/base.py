@@ -21,7 +21,7 @@ from typing import Callable, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ..checks import (
+from ..validation import (
     OPERATOR_DTYPES, check_finite, check_positive, check_positive_int, check_shape_chw, check_shape_nchw,
     check_tensor_nchw,
 )

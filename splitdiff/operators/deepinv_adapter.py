@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import check_shape_chw, check_shape_nchw, check_tensor_nchw
+from ..validation import check_shape_chw, check_shape_nchw, check_tensor_nchw
 from .base import LinearOperator, Operator
 
 

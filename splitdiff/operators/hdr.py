@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import check_number_range
+from ..validation import check_number_range
 from .base import Operator
 
 #: Largest gain: beyond it A saturates almost every pixel, and the data gradient (scale times the

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..checks import check_int_range, check_positive_int, is_integer, is_real_number
+from ..validation import check_int_range, check_positive_int, is_integer, is_real_number
 from .base import LinearOperator, _as_rho, _broadcasts_to
 
 #: numpy's ``RandomState`` takes seeds in [0, 2**32 - 1].

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
-from ..checks import check_int_range, is_real_number
+from ..validation import check_int_range, is_real_number
 
 #: Largest kernel side (pixels). Bounds the memory and time of building a kernel: scipy's Gaussian
 #: filter works on (size, size) with a radius of 4 std, the motion path on a (2 size)^2 canvas.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import check_finite, check_tensor_nchw
+from ..validation import check_finite, check_tensor_nchw
 from .base import Operator, _shaped
 
 

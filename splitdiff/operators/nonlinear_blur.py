@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_int_range, check_number_range, check_tensor_nchw
+from ..validation import check_int_range, check_number_range, check_tensor_nchw
 from .base import Operator
 
 #: bkse ``options/generate_blur/default.yml`` (the GOPRO_wVAE model).

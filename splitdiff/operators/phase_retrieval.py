@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..checks import check_number_range, check_shape_nchw
+from ..validation import check_number_range, check_shape_nchw
 from .base import Operator
 
 #: Largest oversampling: the output side is (1 + oversampling / 4) times the input's, so its size

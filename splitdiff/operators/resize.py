@@ -12,7 +12,7 @@ import math
 import numpy as np
 from torch import Tensor
 
-from ..checks import check_positive_int, check_shape_nchw
+from ..validation import check_positive_int, check_shape_nchw
 from .separable import SeparableOperator
 
 

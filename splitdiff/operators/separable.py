@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..checks import check_shape_nchw
+from ..validation import check_shape_nchw
 from .base import LinearOperator, _as_rho
 
 

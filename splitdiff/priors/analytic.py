@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from ..checks import check_image, check_positive
+from ..validation import check_image, check_positive
 from .base import DiffusionPrior
 from .schedule import NoiseSchedule
 

@@ -8,7 +8,7 @@ from abc import ABCMeta, abstractmethod
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_image, check_positive
+from ..validation import check_image, check_positive
 from .schedule import NoiseSchedule
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import check_image, check_positive
+from ..validation import check_image, check_positive
 from .base import Prior
 
 

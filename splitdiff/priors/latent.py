@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..checks import check_image
+from ..validation import check_image
 from .autoencoder import VQModel
 from .base import DiffusionPrior
 from .checkpoint import CheckpointError, load_strict, read_state_dict

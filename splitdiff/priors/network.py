@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_image
+from ..validation import check_image
 from .base import DiffusionPrior
 from .schedule import NoiseSchedule
 

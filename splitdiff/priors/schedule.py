@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..checks import check_positive_int
+from ..validation import check_positive_int
 
 
 def space_timesteps(num_timesteps: int, section_counts: str | list[int] | int) -> list[int]:

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..checks import DivergenceError
+from ..validation import DivergenceError
 from ..operators.base import Operator
 from .data_step import DataStep, GradientStep
 from .noise import Noise, NoiseSource

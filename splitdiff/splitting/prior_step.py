@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..checks import DivergenceError
+from ..validation import DivergenceError
 from ..priors.base import DiffusionPrior, Prior
 from .noise import NoiseSource
 from .timeline import Schedule, Timeline, schedule_values

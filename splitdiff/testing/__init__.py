@@ -31,7 +31,7 @@ except ImportError as err:  # pragma: no cover - the test extra installs it
     raise ImportError("splitdiff.testing needs hypothesis: pip install 'splitdiff[test]' (or hypothesis)") from err
 
 from . import strategies
-from .checks import (
+from .assertions import (
     FixedPointReport, adjoint_error, assert_adjoint, assert_deterministic, assert_fixed_point,
     assert_measurement_consistency, fixed_point,
 )

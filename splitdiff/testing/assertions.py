@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ..checks import DivergenceError
+from ..validation import DivergenceError
 from ..operators.base import LinearOperator, Operator
 
 
