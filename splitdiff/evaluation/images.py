@@ -50,22 +50,21 @@ def read_image(path: str | Path) -> Tensor:
                 raise ValueError(f"{path} has no pixels ({width}x{height})")
             mode = image.mode
             if mode in _SIXTEEN_BIT or mode == "I":
-                values = np.asarray(image, dtype=np.float64)
+                values = np.asarray(image, dtype=np.int64)
                 if values.min() < 0 or values.max() > 65535:
                     raise ValueError(f"{path} is a 32-bit integer image; expected 8- or 16-bit")
-                array = np.repeat((values / 65535.0)[..., None], 3, axis=2)
+                pixels = values.astype(np.uint16)
             elif mode == "F":
                 raise ValueError(f"{path} holds floating-point pixels of unknown range; save it as an 8- or "
                                  "16-bit image")
             else:
-                array = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+                pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
     except Image.DecompressionBombError:  # PIL's own check at open, for headers far above MAX_PIXELS
         raise ValueError(f"{path} declares more pixels than the limit of {MAX_PIXELS:,} (a decompression bomb, or "
                          "an image to downscale first)") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"cannot read {path} as an image: {err}") from None
-    x = torch.from_numpy(array.astype(np.float32)).permute(2, 0, 1)[None].contiguous()
-    return x * 2 - 1
+    return as_image(pixels)
 
 
 def as_image(image, channels: int = 3) -> Tensor:

@@ -114,13 +114,16 @@ class Blur(LinearOperator):
         rhs = self.adjoint(y.to(torch.float64)) + rho * v.to(torch.float64)
         return solve_shifted(self._normal_eigh(h, w, v.device), rhs, rho).to(v.dtype)
 
+    def _normal_key(self, h: int, w: int, device: torch.device) -> tuple:
+        return (h, w, str(device), self.kernel._version)  # _version: in-place edits of the kernel
+
     def _has_normal_eigh(self, h: int, w: int, device: torch.device) -> bool:
-        return (h, w, str(device), self.kernel._version) in self.__dict__.get("_normal_cache", {})
+        return self._normal_key(h, w, device) in self.__dict__.get("_normal_cache", {})
 
     def _normal_eigh(self, h: int, w: int, device: torch.device) -> NormalEigh:
         """The eigendecomposition of ``A^T A`` for one (h, w) channel, cached per size and kernel."""
         cache = self.__dict__.setdefault("_normal_cache", {})
-        key = (h, w, str(device), self.kernel._version)  # _version: in-place edits of the kernel
+        key = self._normal_key(h, w, device)
         if key not in cache:
             if len(cache) >= _NORMAL_CACHE_SIZE:
                 del cache[next(iter(cache))]
