@@ -107,7 +107,7 @@ def solvers(prior, op, steps: int) -> dict:
     return {
         "ddiff": build("ddiff", prior=prior, operator=op, gamma0=1.0, clip=False, steps=steps),
         "ddiff, no noise (DDIM eta 0)": build("ddiff", prior=prior, operator=op, gamma0=1.0, clip=False, steps=steps,
-                                              sigma=ddim_sigma(0.0), t0=1000),
+                                              renoise=ddim_sigma(0.0), t0=1000),
         "diffpir": build("diffpir", prior=prior, operator=op, clip=False, steps=max(2, steps // 10)),
         "dps": build("dps", prior=prior, operator=op, steps=steps, clip=False),
         "daps": build("daps", prior=prior, operator=op, steps=max(1, steps // 5)),

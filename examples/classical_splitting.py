@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     tv = sd.priors.build("tv", strength=1.0)
     scores = {}
     for name, splitting in (("hqs", HQS), ("admm", ADMM)):
-        solver = Solver(splitting(ProximalStep(lambda tl: 1 / sigmas(tl) ** 2)), DirectStep(tv, sigma=sigmas),
+        solver = Solver(splitting(ProximalStep(lambda tl: 1 / sigmas(tl) ** 2)), DirectStep(tv, denoiser_sigma=sigmas),
                         op, steps=args.steps, init="zeros", name=f"tv-{name}")
         scores[name] = float(sd.evaluation.psnr(solver.solve(y), x).mean())
         print(f"TV-{name.upper()}: PSNR {scores[name]:.2f} dB")

@@ -84,6 +84,14 @@ class Registry(Generic[T]):
         doc = inspect.getdoc(self.get(name)) or ""
         return first_sentence(" ".join(doc.split("\n\n")[0].split()))
 
+    def functions(self) -> tuple[Callable[..., Any], Callable[..., T], Callable[[], list[str]], Callable[[str], Callable[..., T]]]:
+        """``(register, build, names, get)``: the module-level functions each subpackage exports::
+
+            REGISTRY = Registry("operator")
+            register, build, names, get = REGISTRY.functions()
+        """
+        return self.register, self.build, self.names, self.get
+
     def __contains__(self, name: object) -> bool:
         return name in self._factories
 

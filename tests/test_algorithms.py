@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import warnings
+
 import pytest
 import torch
 
@@ -178,7 +180,7 @@ def test_ddiff_without_dual_is_diffpir(lam, zeta, seed):
     no_dual = sd.algorithms.build(
         "ddiff", prior=prior, operator=op, dual=False, normalized=False, t0=0, steps=100, spacing="quad",
         gamma=lambda tl: tl.sigma_bar**2 / (2 * lam * sigma_n**2),
-        sigma=lambda tl: torch.sqrt(zeta * (1 - tl.alpha_bar_prev)),
+        renoise=lambda tl: torch.sqrt(zeta * (1 - tl.alpha_bar_prev)),
     )
     out = no_dual.solve(y, x_T=x_T, noise=_hook(draws))
     # DiffPIR's first data steps have length sigma_bar^2 / (2 lam sigma_n^2) ~ 1e6 and
@@ -356,7 +358,7 @@ def test_default_steps_scale_with_the_image_and_given_steps_do_not(network):
     y = op.measure(x, generator=torch.Generator().manual_seed(0))
     readme = sd.algorithms.Solver(
         sd.splitting.LinearizedADMM(gamma=sd.splitting.step_down(4.5 * 3.3, 4.5 * 0.1, 90)),
-        sd.splitting.ManifoldStep(prior, sigma=sd.splitting.full_renoise, t0=1), op, steps=20)
+        sd.splitting.ManifoldStep(prior, renoise=sd.splitting.full_renoise, t0=1), op, steps=20)
     built = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=20)
     a = readme.solve(y, generator=torch.Generator().manual_seed(1))
     b = built.solve(y, generator=torch.Generator().manual_seed(1))
@@ -379,8 +381,8 @@ def test_conflicting_step_options_raise(network):
         sd.algorithms.build("ddiff", prior=network, operator=op, gamma0=2.0, gamma=1.0)
     with pytest.raises(ValueError, match="reference_numel .* normalized=True"):
         sd.splitting.GradientStep(1.0, normalized=False, reference_numel=100)
-    with pytest.raises(ValueError, match="sigma .* or full_renoise_step, not both"):
-        sd.algorithms.build("ddiff", prior=network, operator=op, sigma=sd.splitting.full_renoise,
+    with pytest.raises(ValueError, match="renoise .* or full_renoise_step, not both"):
+        sd.algorithms.build("ddiff", prior=network, operator=op, renoise=sd.splitting.full_renoise,
                             full_renoise_step=True)
 
 
@@ -462,12 +464,12 @@ def test_a_finite_blow_up_is_a_divergence_error():
     x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     y = op.measure(x, generator=torch.Generator().manual_seed(1))
     solver = sd.algorithms.Solver(sd.splitting.LinearizedADMM(gamma=1.0, normalized=False),
-                                  sd.splitting.DirectStep(sd.priors.build("tv"), sigma=sd.splitting.geometric(0.3, 0.03)),
+                                  sd.splitting.DirectStep(sd.priors.build("tv"), denoiser_sigma=sd.splitting.geometric(0.3, 0.03)),
                                   op, steps=40, init="zeros")
     with pytest.raises(sd.DivergenceError, match="running away: max \\|x\\| grew"):
         solver.solve(y)
     stable = sd.algorithms.Solver(sd.splitting.LinearizedADMM(gamma=0.5, normalized=False),
-                                  sd.splitting.DirectStep(sd.priors.build("tv"), sigma=sd.splitting.geometric(0.3, 0.03)),
+                                  sd.splitting.DirectStep(sd.priors.build("tv"), denoiser_sigma=sd.splitting.geometric(0.3, 0.03)),
                                   op, steps=40, init="zeros")
     assert float(stable.solve(y).abs().max()) < 10
 
@@ -476,3 +478,11 @@ def test_a_grayscale_measurement_with_a_color_prior_says_why(network):
     op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
     with pytest.raises(ValueError, match="trained on 3-channel images, got 1 channel.*repeat a grayscale y"):
         sd.algorithms.build("ddiff", prior=network, operator=op, steps=5).solve(torch.zeros(1, 1, 16, 16))
+
+
+def test_an_operator_built_by_name_says_which_noise_it_assumes():
+    with pytest.warns(UserWarning, match=r"operator 'gaussian_blur' built by name .*sigma=0.05.*pass that Operator"):
+        sd.algorithms.build("pnp-admm", prior="tv", operator="gaussian_blur")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sd.algorithms.build("pnp-admm", prior="tv", operator=sd.operators.GaussianBlur(sigma=0.1))

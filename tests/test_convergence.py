@@ -15,6 +15,7 @@ from analytic import gaussian_prior, mahalanobis_per_dim, mixture_prior, posteri
 KINDS = ["random_inpainting", "gaussian_blur", "super_resolution"]
 
 
+@settings(max_examples=10)
 @given(
     kind=st.sampled_from(KINDS),
     sigma=st.floats(0.01, 0.3),

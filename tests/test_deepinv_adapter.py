@@ -84,7 +84,7 @@ def test_splitdiff_operator_as_deepinv_physics():
 
 def test_deepinv_denoiser_as_prior_in_pnp():
     from splitdiff.evaluation.images import square_resize
-    from splitdiff.training.data import load_skimage
+    from splitdiff.training.crops import load_skimage
 
     prior = sd.priors.build("deepinv", model=dinv.models.TVDenoiser(n_it_max=20))
     x = square_resize(load_skimage("camera")[None], 32)  # a photograph: denoising has structure to keep

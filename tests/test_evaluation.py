@@ -22,7 +22,7 @@ from scipy import stats
 
 from splitdiff.evaluation import tables
 from splitdiff.evaluation.config import load_config, parse_config, shipped_configs
-from splitdiff.evaluation.data import ShardSampler, crop
+from splitdiff.evaluation.ground_truth import ShardSampler, crop
 from splitdiff.evaluation.runner import evaluate
 from splitdiff.evaluation.images import load_skimage
 
@@ -283,7 +283,7 @@ def test_two_process_ddp_scores_each_image_once(tmp_path):
 def test_a_killed_run_resumes_without_recomputing(tmp_path):
     folder = image_folder(tmp_path / "images", 8)
     raw = tiny(data={"folder": str(folder), "size": 32, "convention": "ffhq"},
-               tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 20}}})
+               tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 10}}})
     config = write_config(tmp_path / "eight.yaml", raw)
     out, root = tmp_path / "out", tmp_path / "out" / "tiny"
     proc = cli("evaluate", str(config), "--out", str(out), "--accelerator", "cpu", "--no-progress",

@@ -18,10 +18,10 @@ from PIL import Image
 from splitdiff.cli import main
 from splitdiff.evaluation import tables
 from splitdiff.evaluation.config import Item, load_config, parse_config
-from splitdiff.evaluation.data import list_images
+from splitdiff.evaluation.ground_truth import list_images
 from splitdiff.evaluation.runner import evaluate
 from splitdiff.evaluation.store import ResultStore
-from splitdiff.training.data import load_skimage
+from splitdiff.training.crops import load_skimage
 
 
 def small(**changes) -> dict:

@@ -60,7 +60,7 @@ def is_private(symbol: str) -> bool:
 
 def test_every_module_is_found():
     names = {name for name, _, _ in modules()}
-    assert {"splitdiff.cli", "splitdiff.algorithms.dps", "splitdiff.training.data", "splitdiff.__main__"} <= names
+    assert {"splitdiff.cli", "splitdiff.algorithms.dps", "splitdiff.training.crops", "splitdiff.__main__"} <= names
     assert all(path.is_file() for _, path, _ in modules())
 
 

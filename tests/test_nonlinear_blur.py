@@ -71,6 +71,6 @@ def test_ddiff_with_tiny_adm_solves_nonlinear_blur(tiny_wizard):
     x = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0)) * 2 - 1
     y = op.measure(x, generator=torch.Generator().manual_seed(1))
     x_T = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(2))
-    out = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=5).solve(y, x_T=x_T,
+    out = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=3).solve(y, x_T=x_T,
                                                                                generator=torch.Generator().manual_seed(3))
     assert out.shape == x.shape and torch.isfinite(out).all()

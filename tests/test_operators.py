@@ -296,3 +296,55 @@ def test_motion_blur_proximal_converges_at_diffpir_weights(paper_motion_blur, rh
     rhs = adjoint(y) + r * v
     residual = rhs - adjoint(op(x)) - r * x
     assert (residual.norm() / rhs.norm()).item() <= 1e-6
+
+
+# -- the data-fidelity term (splitdiff.operators.fidelity) ----------------------------------------
+@given(linear_operators(), st.floats(0.1, 10.0), st.floats(0.05, 20.0))
+def test_fidelity_prox_is_the_minimizer(case, weight, rho):
+    """At ``x = L2(weight).prox(v, y, A, rho)`` the objective's gradient vanishes:
+    ``weight A^T (A x - y) + rho (x - v) = 0`` (written here with the operator's matrix, not
+    with L2's own gradient)."""
+    op, shape, seed = case
+    v, x_true = _randn(shape, seed), _randn(shape, seed + 1)
+    y = op(x_true)
+    op.cg_rtol = 1e-12
+    x = sd.operators.L2(weight).prox(v, y, op, rho)
+    a = op.matrix(shape[1:])
+    n = shape[0]
+    residual = x.reshape(n, -1) @ a.T - y.reshape(n, -1)
+    stationarity = weight * residual @ a + rho * (x - v).reshape(n, -1)
+    assert float(stationarity.abs().max()) <= 1e-6 * max(1.0, float((rho * v).abs().max()))
+
+
+@given(linear_operators(), st.floats(0.1, 10.0))
+def test_fidelity_value_and_gradient_follow_the_matrix(case, weight):
+    op, shape, seed = case
+    x, y = _randn(shape, seed), _randn(op.output_shape(shape), seed + 1)
+    a = op.matrix(shape[1:])
+    n = shape[0]
+    r = x.reshape(n, -1) @ a.T - y.reshape(n, -1)  # A x - y per image
+    f = sd.operators.L2(weight)
+    assert torch.allclose(f.value(x, y, op), 0.5 * weight * r.pow(2).sum(1), rtol=1e-10)
+    assert torch.allclose(f.distance(x, y, op), r.norm(dim=1), rtol=1e-10)
+    assert torch.allclose(f.grad(x, y, op).reshape(n, -1), weight * r @ a, rtol=1e-9, atol=1e-12)
+    assert torch.allclose(sd.operators.SQUARED_ERROR.grad(x, y, op).reshape(n, -1), 2 * r @ a, rtol=1e-9, atol=1e-12)
+
+
+def test_fidelity_conventions_and_errors():
+    assert sd.operators.L2.likelihood(0.1).weight == pytest.approx(100.0)
+    assert sd.operators.SQUARED_ERROR.weight == 2.0
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ValueError, match="weight must be a finite number > 0"):
+            sd.operators.L2(bad)
+    with pytest.raises(ValueError, match="sigma must be a number > 0"):
+        sd.operators.L2.likelihood(0.0)
+    op = PhaseRetrieval()
+    x = _randn((1, 3, 8, 8), 0)
+    with pytest.raises(ValueError, match="exact proximal map needs a linear operator; PhaseRetrieval"):
+        sd.operators.L2().prox(x, op(x), op, 1.0)
+    # the one-step form: v - grad f(v) / rho, against autograd of the value
+    y = op(_randn((1, 3, 8, 8), 1))
+    f = sd.operators.L2(3.0)
+    v = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(f.value(v, y, op).sum(), v)
+    assert torch.allclose(f.gradient_prox(x, y, op, 4.0), x - g / 4.0, rtol=1e-10)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import splitdiff as sd
@@ -123,6 +123,7 @@ def test_space_timesteps_semantics():
         s.timesteps(2000)
 
 
+@settings(max_examples=8)
 @given(st.integers(0, 1000), st.floats(0.02, 0.5))
 def test_tv_prox_duality_gap(seed, lam):
     """Chambolle's dual certifies optimality: the primal-dual gap is small and |p| <= 1."""

@@ -131,3 +131,11 @@ def _balanced(text: str) -> bool:
         if depth < 0:
             return False
     return depth == 0
+
+
+@pytest.mark.parametrize("package", [sd.operators, sd.priors, sd.splitting, sd.algorithms])
+def test_every_package_exports_its_registrys_functions(package):
+    """One registry helper: each subpackage's register/build/names/get are its REGISTRY's."""
+    for name in ("register", "build", "names", "get"):
+        assert getattr(package, name) == getattr(package.REGISTRY, name)
+    assert package.names() == package.REGISTRY.names()

@@ -8,6 +8,8 @@ from analytic import mixture_prior, small_operator
 
 import splitdiff as sd
 import splitdiff.testing as sdt
+from hypothesis import given
+from splitdiff.testing import strategies as sds
 from splitdiff.algorithms.solver import BaseSolver
 
 
@@ -83,3 +85,29 @@ def test_fixed_point_report_repr_is_a_short_summary_with_the_absolute_norm():
     report = FixedPointReport([0.5] + [0.01] * 500, [0.2] * 500, [0.3] * 500, x_norm=3e8)
     text = repr(report)
     assert len(text) < 250 and "501 iterations" in text and "final ||x|| = 3e+08" in text
+
+
+@given(sds.analytic_priors(image_shape=(1, 2, 3)))
+def test_analytic_prior_repr_rebuilds_the_prior(prior):
+    """A falsifying example prints a prior that can be pasted back: eval(repr(p)) is p."""
+    from splitdiff.priors import GaussianMixturePrior, GaussianPrior
+
+    again = eval(repr(prior), {"GaussianMixturePrior": GaussianMixturePrior, "GaussianPrior": GaussianPrior})
+    assert type(again) is type(prior)
+    for name in ("log_weights", "means", "evals"):
+        assert torch.equal(getattr(again, name), getattr(prior, name))
+    assert torch.allclose(again.covariance(), prior.covariance(), rtol=0, atol=1e-15)
+
+
+def test_a_large_prior_repr_shows_shapes():
+    from splitdiff.priors import GaussianPrior
+
+    d = 3 * 8 * 8
+    text = repr(GaussianPrior(torch.zeros(d), torch.eye(d), (3, 8, 8)))
+    assert text == "GaussianPrior(mean=<(192,) tensor>, covariance=<(192, 192) tensor>, image_shape=(3, 8, 8))"
+
+
+def test_strategies_namespace_holds_strategies_only():
+    public = [name for name in dir(sds) if not name.startswith("_")]
+    assert sorted(sds.__all__) == sorted(n for n in public if n not in ("annotations", "math", "st", "torch"))
+    assert not any(isinstance(getattr(sds, n), type) for n in public), "strategies re-exports a class"

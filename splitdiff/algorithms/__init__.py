@@ -14,10 +14,7 @@ from .solver import BaseSolver, Solver, Start
 from .start import DiffusedMeasurement, measurement_image
 
 REGISTRY: Registry[BaseSolver] = Registry("algorithm")
-register = REGISTRY.register
-build = REGISTRY.build
-names = REGISTRY.names
-get = REGISTRY.get
+register, build, names, get = REGISTRY.functions()
 
 register("ddiff", ddiff)
 register("ddiff-hqs", ddiff_hqs)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -33,11 +34,20 @@ from .start import DiffusedMeasurement
 
 def resolve_parts(prior: Prior | str, operator: Operator | str) -> tuple[Prior, Operator]:
     """A factory's ``prior`` and ``operator``: instances as given, registered names built with
-    their defaults (pass an instance to control options such as the operator's sigma)."""
+    their defaults (pass an instance to control options such as the operator's sigma).
+
+    An operator built by name warns (``UserWarning``) with the noise std it assumes: a
+    measurement taken with another operator (another sigma, kernel or mask) would be solved
+    against the wrong model.
+    """
     from .. import operators, priors
 
     prior = priors.build(prior) if isinstance(prior, str) else prior
-    operator = operators.build(operator) if isinstance(operator, str) else operator
+    if isinstance(operator, str):
+        name, operator = operator, operators.build(operator)
+        warnings.warn(
+            f"operator {name!r} built by name with its defaults ({operator.extra_repr()}); "
+            "if y was measured with other settings, pass that Operator instance instead", UserWarning, stacklevel=3)
     if not isinstance(prior, Prior):
         raise ValueError(f"prior must be a splitdiff Prior or a registered name, got {type(prior).__name__}")
     if not isinstance(operator, Operator):
@@ -89,7 +99,7 @@ def ddiff(
     t_gamma: int = 90,
     gamma: Schedule | None = None,
     normalized: bool = True,
-    sigma: NoiseRule | None = None,
+    renoise: NoiseRule | None = None,
     full_renoise_step: bool | None = None,
     dual: bool = True,
     steps: int = 1000,
@@ -100,26 +110,26 @@ def ddiff(
     """DDiff (Algorithm 1) as the authors run it; defaults from Appendix H for ``task``.
 
     ``task`` defaults to the operator's task. Overrides: ``gamma0``, ``t0``, the a/b/t_gamma
-    policy, a whole ``gamma`` schedule, ``sigma`` (the sigma_t rule of Eq. 12),
+    policy, a whole ``gamma`` schedule, ``renoise`` (the sigma_t rule of Eq. 12),
     ``full_renoise_step``, ``dual=False`` (drop the dual update), ``normalized``, ``clip``,
     ``order="admm"`` (standard ADMM's dual update, see ``splitting.Splitting``; Algorithm 1's
     order is the paper's and the authors' code's).
     """
     prior, operator = resolve_parts(prior, operator)
     task = task or operator.task
-    if sigma is not None and full_renoise_step is not None:
-        raise ValueError("give sigma (a sigma_t rule) or full_renoise_step, not both")
+    if renoise is not None and full_renoise_step is not None:
+        raise ValueError("give renoise (a sigma_t rule) or full_renoise_step, not both")
     _need_defaults(task, operator, gamma0=gamma0 if gamma is None else gamma, t0=t0,
-                   full_renoise_step=full_renoise_step if sigma is None else sigma)
+                   full_renoise_step=full_renoise_step if renoise is None else renoise)
     if t0 is None:
         t0 = ddiff_defaults(task, dataset).t0
-    if sigma is None:
+    if renoise is None:
         if full_renoise_step is None:
             full_renoise_step = ddiff_defaults(task, dataset).full_renoise
-        sigma = full_renoise if full_renoise_step else ddim_sigma(1.0)
+        renoise = full_renoise if full_renoise_step else ddim_sigma(1.0)
     return Solver(
         Splitting(_ddiff_step(task, dataset, gamma0, gamma, a, b, t_gamma, normalized), dual=dual, order=order),
-        ManifoldStep(prior, sigma, t0=t0, clip=clip),
+        ManifoldStep(prior, renoise, t0=t0, clip=clip),
         operator, steps, spacing, name="ddiff",
     )
 
@@ -203,12 +213,12 @@ class DiffPIRRho:
 
 @dataclass(frozen=True)
 class InverseSquare:
-    """``rho_k = 1 / sigma_k^2`` for a denoiser schedule ``sigma`` (plug-and-play)."""
+    """``rho_k = 1 / sigma_k^2`` for a denoiser schedule ``denoiser_sigma`` (plug-and-play)."""
 
-    sigma: Schedule
+    denoiser_sigma: Schedule
 
     def __call__(self, tl: Timeline) -> Tensor:
-        return 1.0 / schedule_values(self.sigma, tl, "sigma") ** 2
+        return 1.0 / schedule_values(self.denoiser_sigma, tl, "denoiser_sigma") ** 2
 
 
 def diffpir_rho(lam: float, sigma: float) -> DiffPIRRho:
@@ -273,19 +283,19 @@ def _pnp(dual: bool, name: str):
     def factory(
         prior: Prior | str,
         operator: Operator | str,
-        sigma_start: float = 0.3,
-        sigma_end: float = 0.03,
-        sigma: Schedule | None = None,
+        denoiser_sigma_start: float = 0.3,
+        denoiser_sigma_end: float = 0.03,
+        denoiser_sigma: Schedule | None = None,
         mode: str = "auto",
         steps: int = 40,
         clip: bool = True,
     ) -> Solver:
         prior, operator = resolve_parts(prior, operator)
-        sig = geometric(sigma_start, sigma_end) if sigma is None else sigma
+        sig = geometric(denoiser_sigma_start, denoiser_sigma_end) if denoiser_sigma is None else denoiser_sigma
         rho = InverseSquare(sig) if callable(sig) else 1.0 / float(sig) ** 2
         return Solver(
             Splitting(ProximalStep(rho, mode), dual=dual, order="admm"),
-            DirectStep(prior, sigma=sig, clip=clip),
+            DirectStep(prior, denoiser_sigma=sig, clip=clip),
             operator, steps, init="zeros", name=name,
         )
 

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from ..validation import check_positive, check_positive_int
 from ..operators.base import Operator
+from ..operators.fidelity import L2
 from ..priors.base import Prior
 from ..splitting.loop import Callback
 from ..splitting.noise import Noise, NoiseSource
@@ -110,10 +111,10 @@ class DAPS(BaseSolver):
 
     def langevin(self, x0_hat: Tensor, y: Tensor, sigma: float, lr: float, source: NoiseSource, k: int) -> Tensor:
         """Langevin dynamics on ``p(x_0 | x0_hat, y)`` started at ``x0_hat`` (annealing step ``k``)."""
-        x = x0_hat
+        x, data = x0_hat, L2(2 / self.tau**2)
         for _ in range(self.langevin_steps):
-            data = 2 * self.operator.data_gradient(x, y)  # grad ||A(x) - y||^2, un-halved as HEAD mcmc.py:46-50
-            score = -data / self.tau**2 - (x - x0_hat) / sigma**2
+            # grad ||A(x) - y||^2 / tau^2, un-halved as HEAD mcmc.py:46-50
+            score = -data.grad(x, y, self.operator) - (x - x0_hat) / sigma**2
             x = x + lr * score + math.sqrt(2 * lr) * source.draw(k, k, x)
         return x
 

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ..validation import check_positive, check_positive_int
 from ..operators.base import Operator
+from ..operators.fidelity import L2
 from ..priors.base import DiffusionPrior
 from ..splitting.loop import Callback
 from ..splitting.noise import Noise, NoiseSource
@@ -86,7 +87,7 @@ class DPS(BaseSolver):
                 x_t = x.detach().requires_grad_(True)
                 x0 = self.prior.tweedie(x_t, t)
                 x0 = x0.clamp(-1, 1) if self.clip else x0
-                distance = (y - self.operator(x0)).flatten(1).norm(dim=1)
+                distance = L2().distance(x0, y, self.operator)
                 (grad,) = torch.autograd.grad(distance.sum(), x_t)
             x0, x_t = x0.detach(), x_t.detach()
             alpha = a_t / a_prev

@@ -52,7 +52,7 @@ def _reconstruction(path: Path, size: int) -> np.ndarray:
 
 def reconstructions(config: EvalConfig, store, rows: list[dict], path: Path, images: int = 1) -> Path | None:
     """Fig. 2: rows task x image (the first ``images`` images), columns measurement, methods, truth."""
-    from .data import load_ground_truth
+    from .ground_truth import load_ground_truth
 
     done = {r["key"] for r in rows}
     methods = [m.name for m in config.methods]

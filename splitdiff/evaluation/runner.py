@@ -26,7 +26,7 @@ from .. import __version__, algorithms, operators
 from ..priors.spec import parse_prior
 from ..files import write_text
 from .config import EvalConfig, Item, canonical_json, check_trainer, fingerprint
-from .data import ItemDataset, ShardSampler, list_images
+from .ground_truth import ItemDataset, ShardSampler, list_images
 from .images import score
 from .store import ResultStore
 

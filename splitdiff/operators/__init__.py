@@ -8,6 +8,7 @@ Registered names: ``names()``; register your own with ``@register("name")``.
 
 from ..registry import Registry
 from .base import ConvergenceWarning, LinearOperator, Operator, conjugate_gradient
+from .fidelity import L2, SQUARED_ERROR
 from .blur import Blur, GaussianBlur, MotionBlur
 from .hdr import MAX_HDR_SCALE, HighDynamicRange
 from .inpainting import BoxInpainting, Inpainting, RandomInpainting, box_mask, random_mask
@@ -20,10 +21,7 @@ from .separable import SeparableOperator
 from .deepinv_adapter import DeepinvLinearOperator, DeepinvOperator, from_deepinv, to_deepinv
 
 REGISTRY: Registry[Operator] = Registry("operator")
-register = REGISTRY.register
-build = REGISTRY.build
-names = REGISTRY.names
-get = REGISTRY.get
+register, build, names, get = REGISTRY.functions()
 
 
 register("super_resolution", SuperResolution)
@@ -39,7 +37,7 @@ register("nonlinear_blur", NonlinearBlur)
 register("deepinv", from_deepinv)
 
 __all__ = [
-    "Operator", "LinearOperator", "SeparableOperator", "conjugate_gradient", "ConvergenceWarning",
+    "Operator", "LinearOperator", "SeparableOperator", "conjugate_gradient", "ConvergenceWarning", "L2", "SQUARED_ERROR",
     "SuperResolution", "GaussianBlur", "MotionBlur", "Blur", "Inpainting", "PhaseRetrieval",
     "HighDynamicRange", "LatentOperator", "KernelWizard", "NonlinearBlur", "imresize_matrix", "gaussian_kernel", "gaussian_kernel_1d",
     "motion_kernel", "box_mask", "random_mask", "BoxInpainting", "RandomInpainting",

@@ -21,10 +21,7 @@ from .schedule import NoiseSchedule, quad_timesteps, space_timesteps
 from .deepinv_adapter import DeepinvDenoiserPrior, deepinv_denoiser
 
 REGISTRY: Registry[Prior] = Registry("prior")
-register = REGISTRY.register
-build = REGISTRY.build
-names = REGISTRY.names
-get = REGISTRY.get
+register, build, names, get = REGISTRY.functions()
 
 register("gaussian", GaussianPrior)
 register("gaussian_mixture", GaussianMixturePrior)

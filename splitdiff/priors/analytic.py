@@ -66,6 +66,27 @@ class GaussianMixturePrior(DiffusionPrior):
         self.register_buffer("means", mu)
         self.register_buffer("evals", evals)
         self.register_buffer("evecs", evecs if evecs is not None else torch.empty(0, dtype=torch.float64))
+        self._given = (w, mu, cov)  # for a repr that rebuilds this prior
+
+    #: Largest number of parameters ``repr`` writes out in full (a larger prior shows shapes only).
+    REPR_MAX_NUMEL = 4096
+
+    def _arguments(self) -> list[tuple[str, object]]:
+        """The constructor's arguments as given (``repr`` writes them)."""
+        w, mu, cov = self._given
+        return [("weights", w), ("means", mu), ("covariances", cov)]
+
+    def __repr__(self) -> str:
+        """Python that rebuilds this prior (float64 values written in full) where it has at most
+        ``REPR_MAX_NUMEL`` parameters; otherwise the shapes."""
+        args = self._arguments()
+        small = sum(value.numel() for _, value in args) <= self.REPR_MAX_NUMEL
+        parts = [f"{name}={value.tolist()!r}" if small else f"{name}=<{tuple(value.shape)} tensor>"
+                 for name, value in args]
+        parts.append(f"image_shape={self.image_shape!r}")
+        if not torch.equal(self.schedule.alphas_cumprod, NoiseSchedule.linear().alphas_cumprod):
+            parts.append(f"schedule=<NoiseSchedule, {self.schedule.num_timesteps} timesteps, not the default linear>")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     @property
     def num_components(self) -> int:
@@ -173,7 +194,12 @@ class GaussianPrior(GaussianMixturePrior):
     def __init__(
         self, mean: Tensor, covariance: Tensor, image_shape: Sequence[int], schedule: NoiseSchedule | None = None
     ) -> None:
-        super().__init__([1.0], torch.as_tensor(mean)[None], torch.as_tensor(covariance)[None], image_shape, schedule)
+        super().__init__([1.0], torch.as_tensor(mean, dtype=torch.float64)[None],
+                         torch.as_tensor(covariance, dtype=torch.float64)[None], image_shape, schedule)
+
+    def _arguments(self) -> list[tuple[str, object]]:
+        _, mu, cov = self._given
+        return [("mean", mu[0]), ("covariance", cov[0])]
 
 
 def linear_gaussian_posterior(

@@ -3,7 +3,7 @@
 deepinv denoisers take images in [0, 1] and the noise std on that scale, ``model(x, sigma)``;
 splitdiff's ``denoise(x, sigma)`` works in [-1, 1]: x -> (x + 1) / 2, sigma -> sigma / 2, and
 back. Use it wherever a classical denoiser goes (``pnp-admm``, ``pnp-hqs``, or a custom
-``DirectStep(prior, sigma=...)``); ``diff-pnp-*`` take a diffusion prior (Tweedie at a
+``DirectStep(prior, denoiser_sigma=...)``); ``diff-pnp-*`` take a diffusion prior (Tweedie at a
 timestep), not a denoiser.
 """
 

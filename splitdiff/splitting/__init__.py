@@ -15,10 +15,7 @@ from .prior_step import (DDIMSigma, DirectStep, FullRenoise, ManifoldStep, Noise
 from .timeline import Geometric, Schedule, StepDown, Timeline, geometric, schedule_values, step_down
 
 REGISTRY: Registry[Splitting] = Registry("splitting")
-register = REGISTRY.register
-build = REGISTRY.build
-names = REGISTRY.names
-get = REGISTRY.get
+register, build, names, get = REGISTRY.functions()
 
 register("admm", ADMM)
 register("hqs", HQS)

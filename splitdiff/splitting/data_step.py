@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ..operators.base import Operator
+from ..operators.fidelity import L2, SQUARED_ERROR
 from .timeline import Schedule, Timeline, schedule_values
 
 
@@ -72,7 +73,7 @@ class GradientStep(DataStep):
         return self._gamma[k] * math.sqrt(v[0].numel() / self.reference_numel)
 
     def __call__(self, v: Tensor, y: Tensor, operator: Operator, k: int) -> Tensor:
-        g = 2 * operator.data_gradient(v, y)  # grad_v ||y - A(v)||^2
+        g = SQUARED_ERROR.grad(v, y, operator)  # grad_v ||y - A(v)||^2
         if self.clamp is not None:
             g = g.clamp(-self.clamp, self.clamp)
         if self.normalized:
@@ -111,8 +112,7 @@ class ProximalStep(DataStep):
 
     def __call__(self, v: Tensor, y: Tensor, operator: Operator, k: int) -> Tensor:
         mode = self.mode if self.mode != "auto" else ("exact" if operator.linear else "gradient")
+        fidelity = L2.likelihood(operator.sigma)
         if mode == "exact":
-            if not operator.linear:
-                raise ValueError(f"an exact proximal step needs a linear operator; {type(operator).__name__} is not")
-            return operator.proximal(v, y, self._rho[k] * operator.sigma**2)
-        return v - operator.data_gradient(v, y) / (operator.sigma**2 * self._rho[k])
+            return fidelity.prox(v, y, operator, self._rho[k])
+        return fidelity.gradient_prox(v, y, operator, self._rho[k])

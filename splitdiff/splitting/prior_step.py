@@ -111,7 +111,7 @@ class PriorStep(ABC):
 
 
 class ManifoldStep(PriorStep):
-    """Denoise on the diffusion manifold and re-noise with ``sigma`` (a ``NoiseRule``).
+    """Denoise on the diffusion manifold and re-noise with ``renoise`` (a ``NoiseRule``: sigma_t of Eq. 12).
 
     ``t0``: fresh noise only while ``t > t0``. ``clip``: clamp Tweedie to [-1, 1] (DDiff).
     Returns the final re-noised iterate, as the authors' code does. Draws: one standard normal
@@ -119,16 +119,16 @@ class ManifoldStep(PriorStep):
     ``(k, t)`` after that iteration's data step.
     """
 
-    def __init__(self, prior: DiffusionPrior, sigma: NoiseRule = ddim_sigma(1.0), t0: int = 0, clip: bool = True) -> None:
+    def __init__(self, prior: DiffusionPrior, renoise: NoiseRule = ddim_sigma(1.0), t0: int = 0, clip: bool = True) -> None:
         if not isinstance(prior, DiffusionPrior):
             raise ValueError(f"a manifold prior step needs a DiffusionPrior, got {type(prior).__name__}")
         self.prior = prior
-        self.sigma = sigma
+        self.renoise = renoise
         self.t0 = t0
         self.clip = clip
 
     def start(self, timeline: Timeline) -> None:
-        sigma_t = schedule_values(self.sigma, timeline, "sigma_t")
+        sigma_t = schedule_values(self.renoise, timeline, "sigma_t")
         if bool((1 - timeline.alpha_bar_prev - sigma_t**2 < -1e-12).any()):
             raise ValueError("sigma_t must satisfy sigma_t^2 <= 1 - alpha_bar_prev at every iteration")
         self._t = timeline.t.tolist()
@@ -137,7 +137,7 @@ class ManifoldStep(PriorStep):
         self._sigma_t = sigma_t.tolist()
 
     def __repr__(self) -> str:
-        return f"ManifoldStep(sigma={self.sigma!r}, t0={self.t0}, clip={self.clip})"
+        return f"ManifoldStep(renoise={self.renoise!r}, t0={self.t0}, clip={self.clip})"
 
     def denoise(self, x_t: Tensor, k: int) -> Tensor:
         """Algorithm 1, line 3: Tweedie's estimate at t (clamped to [-1, 1] with ``clip``)."""
@@ -159,35 +159,35 @@ class ManifoldStep(PriorStep):
 class DirectStep(PriorStep):
     """Denoise ``x + u`` directly (plug-and-play).
 
-    Without ``sigma``, ``prior`` must be a DiffusionPrior and ``z = Tweedie(x + u, t_k)``
-    (Diff-PnP, Eq. 9). With ``sigma`` (a schedule of noise stds), ``z = prior.denoise(x + u,
-    sigma_k)`` (classical PnP, Eq. 5). Returns the data-consistent ``x``.
+    Without ``denoiser_sigma``, ``prior`` must be a DiffusionPrior and ``z = Tweedie(x + u, t_k)``
+    (Diff-PnP, Eq. 9). With ``denoiser_sigma`` (a schedule of the denoiser's noise stds),
+    ``z = prior.denoise(x + u, sigma_k)`` (classical PnP, Eq. 5). Returns the data-consistent ``x``.
     """
 
-    def __init__(self, prior: Prior, sigma: Schedule | None = None, clip: bool = True) -> None:
-        if sigma is None and not isinstance(prior, DiffusionPrior):
-            raise ValueError(f"{type(prior).__name__} is not a diffusion prior: give a sigma schedule for it")
+    def __init__(self, prior: Prior, denoiser_sigma: Schedule | None = None, clip: bool = True) -> None:
+        if denoiser_sigma is None and not isinstance(prior, DiffusionPrior):
+            raise ValueError(f"{type(prior).__name__} is not a diffusion prior: give a denoiser_sigma schedule for it")
         self.prior = prior
-        self.sigma = sigma
+        self.denoiser_sigma = denoiser_sigma
         self.clip = clip
 
     def __repr__(self) -> str:
-        what = "Tweedie of x + u" if self.sigma is None else f"sigma={self.sigma!r}"
+        what = "Tweedie of x + u" if self.denoiser_sigma is None else f"denoiser_sigma={self.denoiser_sigma!r}"
         return f"DirectStep({what}, clip={self.clip})"
 
     def timeline(self, steps: int, spacing: str = "uniform") -> Timeline:
-        """Diffusion timesteps for Tweedie (no ``sigma``), plain iterations for a denoiser schedule."""
-        return Timeline.iterations(steps) if self.sigma is not None else super().timeline(steps, spacing)
+        """Diffusion timesteps for Tweedie (no ``denoiser_sigma``), plain iterations for a denoiser schedule."""
+        return Timeline.iterations(steps) if self.denoiser_sigma is not None else super().timeline(steps, spacing)
 
     def start(self, timeline: Timeline) -> None:
         self._t = timeline.t.tolist()
-        if self.sigma is not None:
-            self._sigma = schedule_values(self.sigma, timeline, "sigma").tolist()
+        if self.denoiser_sigma is not None:
+            self._sigma = schedule_values(self.denoiser_sigma, timeline, "denoiser_sigma").tolist()
             if min(self._sigma) <= 0:
                 raise ValueError("the denoiser's sigma must be > 0 at every iteration")
 
     def denoise(self, x_t: Tensor, k: int) -> Tensor:
-        if self.sigma is None:
+        if self.denoiser_sigma is None:
             z = self.prior.tweedie(x_t, self._t[k])
         else:
             z = self.prior.denoise(x_t, self._sigma[k])

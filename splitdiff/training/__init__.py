@@ -1,7 +1,7 @@
 """Training small pixel diffusion priors with Lightning (DDPM objective, EMA weights)."""
 
 from ..evaluation.images import TEST_IMAGES, TRAIN_IMAGES, load_skimage
-from .data import CropDataModule, RandomCrops
+from .crops import CropDataModule, RandomCrops
 from .module import DiffusionTraining
 from .train import export_prior, train_prior
 

@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from ..evaluation.images import TEST_IMAGES, TRAIN_IMAGES
-from .data import CropDataModule
+from .crops import CropDataModule
 from .module import DiffusionTraining
 
 #: The shipped default prior: ADM layout, 64x64, 2,776,707 parameters (docs/model-card.md).
