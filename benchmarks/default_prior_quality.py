@@ -5,7 +5,7 @@
 On the held-out images (64x64), for super-resolution x4, Gaussian deblurring (61, std 3) and
 random inpainting (70%), sigma_y = 0.05. TV gets an oracle: for each task its strength is the
 best of a sweep, chosen by the mean PSNR on these very images (a favourable baseline). DDiff
-runs with the Appendix H defaults (gamma0 scaled to 64x64 as in the demo), averaged over ``--seeds``.
+runs with the Appendix H defaults (their step sizes scaled to 64x64 by ``ddiff`` itself), averaged over ``--seeds``.
 """
 
 from __future__ import annotations

@@ -486,3 +486,45 @@ def test_an_operator_built_by_name_says_which_noise_it_assumes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sd.algorithms.build("pnp-admm", prior="tv", operator=sd.operators.GaussianBlur(sigma=0.1))
+
+
+def test_t_gamma_counts_the_models_timesteps_at_any_respacing(network):
+    """25 uniform steps keep timesteps round(i * 999 / 24) (guided-diffusion's space_timesteps):
+    999, 957, ..., 125, 83, 42, 0. The iterations start at the first 24 of them, and the small
+    step (b = 0.1) is taken where t <= 90: at 83 and 42, the last two (as at 1000 steps, where
+    90 of 999 iterations, t = 90 ... 1, take it: about the same share, 8% and 9%)."""
+    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
+    starts = [round(i * 999 / 24) for i in range(24, 0, -1)]
+    assert starts[:2] == [999, 957] and starts[-3:] == [125, 83, 42]
+    with pytest.warns(UserWarning, match="tuned for 999 iterations and this solve has 24: fewer than 99"):
+        solver = sd.algorithms.build("ddiff", prior=network, operator=op, steps=25, gamma0=1.0)
+        solver.splitting.data_step.tuned_iterations = 999  # what the paper defaults set
+        solver.splitting.data_step.start(solver.timeline(25))
+    assert solver.timeline(25).t.tolist() == starts
+    assert solver.splitting.data_step._gamma == [3.3] * 22 + [0.1] * 2
+    full = sd.algorithms.build("ddiff", prior=network, operator=op, steps=1000, gamma0=1.0)
+    full.splitting.data_step.start(full.timeline(1000))
+    assert full.splitting.data_step._gamma.count(0.1) == 90 and len(full.splitting.data_step._gamma) == 999
+
+
+def test_paper_step_sizes_warn_below_a_tenth_of_their_iterations(network):
+    """Appendix H's steps were tuned for the authors' 1000 timesteps (999 iterations): fewer than
+    99 iterations (100 steps) warn; a given gamma0 is the user's and does not."""
+    op = sd.operators.GaussianBlur(kernel_size=5, std=1.0)
+    y = torch.zeros(1, 3, 8, 8)
+    for name in ("ddiff", "ddiff-hqs", "diff-pnp-admm"):
+        solver = sd.algorithms.build(name, prior=network, operator=op, steps=100)
+        with pytest.warns(UserWarning, match="tuned for 999 iterations and this solve has 49"):
+            solver.splitting.data_step.start(solver.timeline(50))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            solver.splitting.data_step.start(solver.timeline(100))
+    with pytest.warns(UserWarning, match="this solve has 4: fewer than 99"):  # through solve(steps=)
+        sd.algorithms.build("ddiff", prior=network, operator=op).solve(y, generator=torch.Generator().manual_seed(0),
+                                                                      steps=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sd.algorithms.build("ddiff", prior=network, operator=op, steps=5, gamma0=1.0).solve(
+            y, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="tuned_iterations must be a positive int"):
+        sd.splitting.GradientStep(1.0, tuned_iterations=0)

@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from benchmarks import exact_posterior, noise_small, speed, table2_small
+from benchmarks import exact_posterior, few_steps, noise_small, speed, table2_small
 
 
 def test_exact_posterior_runs_and_its_references_are_consistent(capsys):
@@ -42,3 +42,9 @@ def test_table2_and_noise_benchmarks_run(tmp_path, capsys):
     noise_small.main(["--out", str(tmp_path), "--steps", "2", "--limit", "1"])
     out = capsys.readouterr().out
     assert "| super_resolution | 0.3 |" in out and "gaussian_blur" not in out
+
+
+def test_few_steps_runs(capsys):
+    few_steps.main(["--steps", "2", "--images", "1"])
+    out = capsys.readouterr().out
+    assert all(f"| {task} | 2 |" in out for task in few_steps.TASKS)

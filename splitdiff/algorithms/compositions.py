@@ -27,7 +27,7 @@ from ..splitting.loop import HQS, Splitting
 from ..splitting.pixel_step import PixelSpaceStep
 from ..splitting.prior_step import DirectStep, ManifoldStep, NoiseRule, ddim_sigma, full_renoise, zeta_sigma
 from ..splitting.timeline import Schedule, Timeline, schedule_values, geometric, step_down
-from .defaults import PAPER_NUMEL, TASKS, ddiff_defaults, diffpir_defaults
+from .defaults import PAPER_ITERATIONS, PAPER_NUMEL, TASKS, ddiff_defaults, diffpir_defaults
 from .solver import Solver
 from .start import DiffusedMeasurement
 
@@ -78,13 +78,14 @@ def _ddiff_step(task, dataset, gamma0, gamma, a, b, t_gamma, normalized) -> Grad
     """
     if gamma is not None and gamma0 is not None:
         raise ValueError("give gamma0 (with the a / b / t_gamma policy) or a whole gamma schedule, not both")
-    reference = None
+    reference = tuned = None
     if gamma is None:
         if gamma0 is None:
             gamma0 = ddiff_defaults(task, dataset).gamma0
             reference = PAPER_NUMEL if normalized else None
+            tuned = PAPER_ITERATIONS
         gamma = step_down(gamma0 * a, gamma0 * b, t_gamma)
-    return GradientStep(gamma, normalized, reference_numel=reference)
+    return GradientStep(gamma, normalized, reference_numel=reference, tuned_iterations=tuned)
 
 
 def ddiff(
@@ -151,7 +152,7 @@ def ddiff_hqs(
     unused) so that every Table 2 variant takes the same keywords.
     """
     prior, operator = resolve_parts(prior, operator)
-    step = GradientStep(90.0, reference_numel=PAPER_NUMEL) if gamma is None else GradientStep(gamma)
+    step = GradientStep(90.0, reference_numel=PAPER_NUMEL, tuned_iterations=PAPER_ITERATIONS) if gamma is None else GradientStep(gamma)
     return Solver(
         HQS(step),
         ManifoldStep(prior, ddim_sigma(1.0), t0=t0, clip=clip),

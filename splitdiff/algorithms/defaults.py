@@ -10,6 +10,10 @@ DATASETS = ("ffhq", "imagenet")
 #: DDiff's default steps are scaled by ``sqrt(D / PAPER_NUMEL)`` for images of D elements.
 PAPER_IMAGE_SHAPE = (3, 256, 256)
 PAPER_NUMEL = 3 * 256 * 256
+#: The number of iterations the paper's step sizes are tuned for: the authors run all 1000
+#: timesteps, 999 transitions (``steps=1000`` here). The ``t_gamma = 90`` switch counts the
+#: model's timesteps at any respacing: the small step once the noise is that of t <= 90.
+PAPER_ITERATIONS = 999
 
 
 @dataclass(frozen=True)
