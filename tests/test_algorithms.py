@@ -67,16 +67,18 @@ def test_every_algorithm_runs_on_every_operator(algorithm, operator, network, de
     ("super_resolution", sd.operators.SuperResolution(scale=4)),
     ("gaussian_blur", sd.operators.GaussianBlur(kernel_size=5, std=1.0)),
 ])
-def test_ddiff_is_the_authors_loop(task, operator):
+def test_ddiff_is_the_authors_loop(task, operator, device):
     """Same prior, operator, x_T and noise stream (fed through the noise hook): splitdiff's
-    ddiff returns the output of the authors' loop (tests/authors.py::ddiff_loop)."""
-    prior = sd.priors.build("random_network").double()
-    op = operator.double()
-    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
-    y = op.measure(x, generator=torch.Generator().manual_seed(1))
-    x_T = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    ddiff returns the output of the authors' loop (tests/authors.py::ddiff_loop), on the CPU
+    and on a GPU."""
+    prior = sd.priors.build("random_network").double().to(device)
+    op = operator.double().to(device)
+    x = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(device) * 2 - 1
+    y = op.measure(x, generator=torch.Generator(device).manual_seed(1))
+    x_T = torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64).to(device)
     d = sd.algorithms.ddiff_defaults(task)
-    draws = _stream(999 - d.t0, (1, 3, 8, 8), 3)  # one per step with t > t0 (Algorithm 1, line 8)
+    # one per step with t > t0 (Algorithm 1, line 8)
+    draws = [draw.to(device) for draw in _stream(999 - d.t0, (1, 3, 8, 8), 3)]
     ref = authors.ddiff_loop(prior, op, y, x_T, d.gamma0, d.t0, d.full_renoise, authors.recorded(draws))
     seen = []
     # at 8x8 the default step would be scaled to the image (8/256 of Appendix H's): pass the
