@@ -262,48 +262,45 @@ def assert_same_tables(a: Path, b: Path) -> None:
                 assert value == y[key], key
 
 
-def test_two_process_ddp_scores_each_image_once(tmp_path):
-    folder = image_folder(tmp_path / "images", 5)
-    raw = tiny(data={"folder": str(folder), "size": 32, "convention": "ffhq"},
-               tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 2}}})
-    config = write_config(tmp_path / "five.yaml", raw)
-    proc = cli("evaluate", str(config), "--out", str(tmp_path / "out"), "--accelerator", "cpu", "--devices", "2",
-               "--no-progress")
-    log = proc.communicate(timeout=300)[0]
-    assert proc.returncode == 0, log
-    rows = rows_of(tmp_path / "out" / "tiny")
-    assert len(rows) == 5 and len({r["image"] for r in rows}) == 5
-    assert {r["rank"] for r in rows} == {0, 1}
-    assert json.loads((tmp_path / "out" / "tiny" / "table.json").read_text())["groups"][0]["n"] == 5
-    # the same items on one process give the same numbers: seeds belong to items, not ranks
-    single = evaluate(parse_config(raw), tmp_path / "single", progress=False, accelerator="cpu")
-    assert_same_tables(single.root, tmp_path / "out" / "tiny")
+def test_a_killed_two_process_run_resumes_and_scores_each_image_once(tmp_path):
+    """DDP and resumption in one run (each costs an interpreter and Lightning start):
 
-
-def test_a_killed_run_resumes_without_recomputing(tmp_path):
+    - two processes (``--devices 2``) share the items: rows from both ranks, no image twice;
+    - the run is killed (SIGKILL, both ranks) after some rows and restarted on one process:
+      finished items are not recomputed, the rest get the new run's id;
+    - the final tables equal a clean single-process run: seeds belong to items, not ranks."""
     folder = image_folder(tmp_path / "images", 8)
     raw = tiny(data={"folder": str(folder), "size": 32, "convention": "ffhq"},
                tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 10}}})
     config = write_config(tmp_path / "eight.yaml", raw)
     out, root = tmp_path / "out", tmp_path / "out" / "tiny"
-    proc = cli("evaluate", str(config), "--out", str(out), "--accelerator", "cpu", "--no-progress",
+    proc = cli("evaluate", str(config), "--out", str(out), "--accelerator", "cpu", "--devices", "2", "--no-progress",
                start_new_session=True)
     deadline = time.time() + 240
-    while len(list((root / "results").rglob("*.json"))) < 2 if (root / "results").exists() else True:
+
+    def ranks_seen() -> set:
+        try:
+            return {r["rank"] for r in rows_of(root)} if (root / "results").exists() else set()
+        except (json.JSONDecodeError, KeyError):  # a row being written: look again
+            return set()
+
+    while ranks_seen() != {0, 1}:
         assert proc.poll() is None and time.time() < deadline, "the run ended before it could be killed"
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     first = {r["key"]: r for r in rows_of(root)}
-    assert 2 <= len(first) < 8
+    assert 2 <= len(first) < 8 and {r["rank"] for r in first.values()} == {0, 1}
+    assert len({r["image"] for r in first.values()}) == len(first)  # no image scored twice
     proc = cli("evaluate", str(config), "--out", str(out), "--accelerator", "cpu", "--no-progress")
     log = proc.communicate(timeout=300)[0]
     assert proc.returncode == 0, log
     final = {r["key"]: r for r in rows_of(root)}
-    assert len(final) == 8
+    assert len(final) == 8 and len({r["image"] for r in final.values()}) == 8
     assert all(final[k] == first[k] for k in first)  # finished items untouched
     second_runs = {r["run_id"] for k, r in final.items() if k not in first}
     assert len(second_runs) == 1 and not second_runs & {r["run_id"] for r in first.values()}
+    assert json.loads((root / "table.json").read_text())["groups"][0]["n"] == 8
     clean = evaluate(parse_config(raw), tmp_path / "clean", progress=False, accelerator="cpu")
     assert_same_tables(clean.root, root)
 
