@@ -1,4 +1,4 @@
-"""The ``splitdiff`` command: ``list``, ``demo``, ``solve``, ``evaluate``, ``table``, ``train-prior``.
+"""The ``splitdiff`` command: ``list``, ``demo``, ``solve``, ``evaluate``, ``table``, ``photos``, ``train-prior``.
 
 Bad input is one line on stderr and exit code 2; no file is overwritten without ``--force``.
 """
@@ -165,6 +165,15 @@ def load_measurement(path: str | Path):
     return t[None] if t.dim() == 3 else t
 
 
+def _cmd_photos(args) -> int:
+    from .photos import fetch, photos
+
+    out = fetch(args.dir, force=args.force)
+    print(f"{out}: {len(photos('train'))} training and {len(photos('test'))} test photographs "
+          f"(train/, test/), licenses/, manifest.csv, ATTRIBUTION.md")
+    return 0
+
+
 def _cmd_train(args) -> int:
     import ast
 
@@ -191,7 +200,7 @@ def _cmd_train(args) -> int:
     steps = {} if args.steps is None else {"max_steps": args.steps}  # none given: train_prior's TRAIN_STEPS
     last = train_prior(args.out, **steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, flags=flags,
                        accelerator=args.accelerator, init=args.init, num_workers=args.num_workers,
-                       precision=args.precision, trust_checkpoint=_trust(args))
+                       precision=args.precision, trust_checkpoint=_trust(args), images=args.images)
     print(f"checkpoint: {last}")
     if args.export:
         print(f"exported EMA weights: {export_prior(last, args.export, trust_checkpoint=args.trust_checkpoint)}")
@@ -374,8 +383,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(run=_cmd_table)
 
-    p = sub.add_parser("train-prior", help="train a small ADM prior on the scikit-image photographs")
+    p = sub.add_parser("photos", help="the licensed photo corpus (Debian wallpapers, scikit-image)")
+    photos_sub = p.add_subparsers(dest="photos_command", required=True, metavar="fetch")
+    f = photos_sub.add_parser("fetch", help="build the corpus folder: apt-get download + dpkg-deb -x (nothing installed)")
+    f.add_argument("dir", help="the corpus folder (missing or empty, or --force)")
+    f.add_argument("--force", action="store_true", help="write into a non-empty folder (replaces the corpus's files)")
+    f.set_defaults(run=_cmd_photos)
+
+    p = sub.add_parser("train-prior", help="train a small ADM prior on photographs (scikit-image's, or --images)")
     p.add_argument("--out", required=True, help="folder for checkpoints and logs (resumes from last.ckpt)")
+    p.add_argument("--images", help="train on every image in this folder (e.g. a corpus's train/); "
+                                    "held-out test photographs are refused (default: scikit-image's)")
     # default None: train_prior's own (TRAIN_STEPS), not imported here: it would load Lightning for --help
     p.add_argument("--steps", type=_integer(1), default=None, help="training steps (default: 8000)")
     p.add_argument("--batch-size", type=_integer(1, 65536), default=16)

@@ -27,8 +27,10 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
                 flags: dict | None = None, seed: int = 0, accelerator: str = "auto", devices: int | str = "auto",
                 checkpoint_every: int = 250, progress: bool = True, init: str | Path | None = None,
                 samples_per_epoch: int = 4096, num_workers: int = 0, precision: str | None = None,
-                callbacks: list | None = None, trust_checkpoint: bool = False) -> Path:
-    """Train a pixel prior on random crops of ``TRAIN_IMAGES``; resumes from ``out/checkpoints/last.ckpt``.
+                callbacks: list | None = None, trust_checkpoint: bool = False,
+                images: str | Path | None = None) -> Path:
+    """Train a pixel prior on random crops of ``TRAIN_IMAGES`` (or of every image in the folder
+    ``images``, e.g. a fetched corpus's ``train/``); resumes from ``out/checkpoints/last.ckpt``.
 
     ``init``: start a new run from exported weights (e.g. the shipped prior), for the network and
     its EMA copy; ``max_steps`` then counts from zero. Every epoch draws ``samples_per_epoch``
@@ -54,12 +56,12 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
         _check_resumable(last, flags)
     weights = read_state_dict(init) if init is not None and not last.exists() else None
     L.seed_everything(seed, workers=True)
-    model = DiffusionTraining(flags, lr=lr)
+    data = CropDataModule(TRAIN_IMAGES, size=int(flags["image_size"]), batch_size=batch_size,
+                          samples_per_epoch=samples_per_epoch, seed=seed, num_workers=num_workers, folder=images)
+    model = DiffusionTraining(flags, lr=lr, train_images=list(data.names))
     if weights is not None:
         load_strict(model.net, weights, str(init))
         load_strict(model.ema, weights, str(init))
-    data = CropDataModule(TRAIN_IMAGES, size=int(flags["image_size"]), batch_size=batch_size,
-                          samples_per_epoch=samples_per_epoch, seed=seed, num_workers=num_workers)
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, every_n_train_steps=checkpoint_every,
                            save_top_k=-1 if checkpoint_every <= 0 else 1, monitor=None)
     # the data module draws each epoch's crops from the epoch number: reload it every epoch
@@ -105,6 +107,7 @@ def export_prior(checkpoint: str | Path, weights: str | Path, trust_checkpoint: 
     from safetensors.torch import save_file
 
     from ..files import atomic_write, write_text
+    from ..photos import photos
     from ..priors.checkpoint import CheckpointError, load_checkpoint
 
     checkpoint = Path(checkpoint)
@@ -122,7 +125,9 @@ def export_prior(checkpoint: str | Path, weights: str | Path, trust_checkpoint: 
     weights.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(weights, lambda tmp: save_file(ema, str(tmp)))
     flags["channel_mult"] = list(flags["channel_mult"])
-    meta = {"flags": flags, "train_images": list(TRAIN_IMAGES), "test_images": list(TEST_IMAGES),
+    train_images = state["hyper_parameters"].get("train_images") or list(TRAIN_IMAGES)
+    test_images = [p.id for p in photos("test")] if train_images != list(TRAIN_IMAGES) else list(TEST_IMAGES)
+    meta = {"flags": flags, "train_images": list(train_images), "test_images": test_images,
             "steps": steps, "schedule": "linear 1e-4..0.02, 1000 steps", "weights": "EMA"}
     write_text(weights.with_suffix(".json"), json.dumps(meta, indent=2))
     return weights
