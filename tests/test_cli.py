@@ -101,9 +101,15 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def subcommands() -> dict:
+    """Each command's parser; a command with one subcommand (``photos fetch``) gives that one's."""
     from splitdiff.cli import build_parser
 
-    return build_parser()._subparsers._group_actions[0].choices
+    commands = dict(build_parser()._subparsers._group_actions[0].choices)
+    for name, parser in commands.items():
+        if parser._subparsers is not None:
+            (nested,) = parser._subparsers._group_actions[0].choices.values()
+            commands[name] = nested
+    return commands
 
 
 def long_options(parser) -> set[str]:
