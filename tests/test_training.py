@@ -105,3 +105,41 @@ def test_the_photographs_are_loaded_outside_training():
 
     assert sd.training.load_skimage is images.load_skimage
     assert (sd.training.TRAIN_IMAGES, sd.training.TEST_IMAGES) == (images.TRAIN_IMAGES, images.TEST_IMAGES)
+
+
+def test_every_epoch_logs_the_denoising_psnr_on_the_held_out_benchmark(tmp_path):
+    import csv
+
+    train_prior(tmp_path / "run", max_steps=2, batch_size=2, flags=TINY, samples_per_epoch=2, progress=False)
+    rows = list(csv.DictReader(next((tmp_path / "run" / "logs").rglob("metrics.csv")).open()))
+    curve = [r for r in rows if r.get("val_psnr_sigma_0.1")]
+    assert len(curve) == 2  # after each epoch
+    for r in curve:
+        values = [float(r[f"val_psnr_sigma_{s:g}"]) for s in (0.05, 0.1, 0.2, 0.4)]
+        assert all(0 < v < 60 for v in values)
+    train_prior(tmp_path / "off", max_steps=2, batch_size=2, flags=TINY, samples_per_epoch=2, progress=False,
+                validation=False)
+    logs = list((tmp_path / "off" / "logs").rglob("metrics.csv"))  # nothing logged in 2 steps without it
+    assert not any(r.get("val_psnr_sigma_0.1") for f in logs for r in csv.DictReader(f.open()))
+
+
+def test_denoising_psnr_matches_a_hand_computed_oracle():
+    """An oracle network that returns the true noise recovers x exactly (up to clamping): the
+    PSNR is then the clamp's error only; a zero network gives x_t / sqrt(a_t)'s PSNR, which is
+    ``10 log10(4 / sigma_t^2)`` in expectation."""
+    import math
+
+    from splitdiff.priors.schedule import NoiseSchedule
+    from splitdiff.training.validation import denoising_psnr, timestep_for
+
+    schedule = NoiseSchedule.linear()
+    x = torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 1.6 - 0.8
+    assert timestep_for(0.1, schedule) == int(((1 - schedule.alphas_cumprod) / schedule.alphas_cumprod).sqrt()
+                                              .sub(0.1).abs().argmin())
+    zero = denoising_psnr(lambda x_t, t: torch.zeros_like(x_t), x, schedule, sigmas=(0.1,))
+    t = timestep_for(0.1, schedule)
+    a = float(schedule.alphas_cumprod[t])
+    sigma_t = math.sqrt((1 - a) / a)
+    assert abs(sigma_t - 0.1) < 0.002
+    # zero-eps Tweedie is x_t / sqrt(a) = x + sigma_t n, clamped: at most 0.3 dB above the unclamped value
+    assert 10 * math.log10(4 / sigma_t**2) - 0.2 < zero[0.1] < 10 * math.log10(4 / sigma_t**2) + 0.5

@@ -138,6 +138,13 @@ class CropDataModule(L.LightningDataModule):
         images = self._images if self.folder is not None else [load_skimage(n) for n in self.names]
         self.dataset = RandomCrops(images, self.size, self.samples_per_epoch, seed=self.seed)
 
+    def val_dataloader(self) -> DataLoader:
+        """The held-out benchmark at the training size, one batch (``splitdiff.photos``): the
+        validation curve (``validation.denoising_psnr``) monitors the prior; nothing trains on it."""
+        from ..photos import heldout_images
+
+        return DataLoader(heldout_images(self.size)[1], batch_size=64, shuffle=False)
+
     def train_dataloader(self) -> DataLoader:
         """This epoch's crops (the trainer must reload the data every epoch, as ``train_prior`` does)."""
         self.dataset.epoch = self.trainer.current_epoch if self.trainer is not None else 0

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from ..priors.adm import create_unet
 from ..priors.schedule import NoiseSchedule
+from .validation import denoising_psnr
 
 
 class DiffusionTraining(L.LightningModule):
@@ -34,6 +35,12 @@ class DiffusionTraining(L.LightningModule):
         loss = F.mse_loss(pred, eps)
         self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
+
+    def validation_step(self, x0: Tensor, batch_idx: int) -> None:
+        """The EMA prior's denoising PSNR on held-out images (``validation.denoising_psnr``)."""
+        schedule = NoiseSchedule(self.alphas_cumprod.double().cpu())
+        for sigma, value in denoising_psnr(lambda x, t: self.ema(x, t), x0, schedule).items():
+            self.log(f"val_psnr_sigma_{sigma:g}", value, on_step=False, on_epoch=True, batch_size=x0.shape[0])
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         decay = min(self.hparams.ema_decay, (1 + self.global_step) / (10 + self.global_step))
