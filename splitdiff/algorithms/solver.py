@@ -22,7 +22,7 @@ Start = Callable[[Tensor, tuple, NoiseSource, int], Tensor]
 
 class BaseSolver(ABC):
     """What every solver offers: ``solve(y, x_T=None, generator=None, steps=None, callback=None,
-    noise=None)``,
+    noise=None)``, ``sample(y, k, generator)`` (k samples per measurement in one batch),
     its ``prior``, ``operator``, ``steps`` and ``nfe`` (network calls per solve).
 
     Subclasses set ``name``, ``operator``, ``steps`` and implement ``prior``, ``nfe`` and ``solve``;
@@ -78,6 +78,30 @@ class BaseSolver(ABC):
               steps: int | None = None, callback: Callback | None = None, noise: Noise | None = None) -> Tensor:
         """Reconstruct images (N, C, H, W) from measurements ``y``. ``noise``: a hook replacing
         ``generator`` (see ``splitdiff.splitting.noise``); ``callback`` returning ``False`` stops."""
+
+    def sample(self, y: Tensor, k: int, generator: torch.Generator | None = None, steps: int | None = None,
+               noise: Noise | None = None, chunk: int | None = None) -> Tensor:
+        """``k`` samples for each measurement, drawn in one batched loop: (k, N, C, H, W).
+
+        ``y`` (N, ...) is repeated k times into one batch of k N measurements (sample j of
+        measurement i is batch row ``j N + i``) and solved once, or in solves of at most ``chunk``
+        rows when memory is short (the draws then differ from one batch's, not their
+        distribution). The same ``generator`` seed gives the same samples. The mean over the
+        first dimension estimates the posterior mean (MMSE), the std the posterior spread: see
+        ``splitdiff.evaluation.posterior``.
+        """
+        k = check_positive_int(k, "k")
+        if chunk is not None:
+            chunk = check_positive_int(chunk, "chunk")
+        if not isinstance(y, Tensor) or y.dim() < 1:
+            raise ValueError(f"measurement y must be a batched torch.Tensor, got {type(y).__name__}")
+        n = y.shape[0]
+        batch = y.repeat(k, *([1] * (y.dim() - 1)))
+        size = k * n if chunk is None else chunk
+        parts = [self.solve(batch[i:i + size], generator=generator, steps=steps, noise=noise)
+                 for i in range(0, k * n, size)]
+        out = torch.cat(parts) if len(parts) > 1 else parts[0]
+        return out.reshape(k, n, *out.shape[1:])
 
     def after_iteration(self, k: int, t: int, x_t: Tensor, z: Tensor, x: Tensor, x_next: Tensor,
                         callback: Callback | None, where: str) -> bool:
