@@ -53,6 +53,7 @@ def _cmd_solve(args) -> int:
 
     from . import algorithms, operators
     from .evaluation.images import image_format, load_image, save_image
+    from .evaluation.posterior import summarize
     from .files import check_output
     from .priors.spec import parse_prior
 
@@ -65,7 +66,8 @@ def _cmd_solve(args) -> int:
     if y is not None and min(y.shape[-2:]) < 2:
         raise ValueError(f"{args.measurement} is {y.shape[-2]}x{y.shape[-1]} pixels; expected at least 2x2")
     outputs = _batch_outputs(Path(args.out), 1 if y is None else y.shape[0])
-    for path in outputs:
+    std_outputs = [path.with_name(f"{path.stem}_std{path.suffix}") for path in outputs] if args.samples > 1 else []
+    for path in outputs + std_outputs:
         check_output(path, args.force, inputs=[source])
     prior = parse_prior(args.prior, args.device, trust_checkpoint=_trust(args))
     op = operators.build(args.task, sigma=args.sigma).to(args.device)
@@ -78,10 +80,18 @@ def _cmd_solve(args) -> int:
     solver = algorithms.build(args.algorithm, prior=prior, operator=op,
                               **({} if args.steps is None else {"steps": args.steps}))
     # solve() checks the measurement and the image size against the operator and the prior
-    x_hat = solver.solve(y, generator=torch.Generator(args.device).manual_seed(args.seed + 1))
+    generator = torch.Generator(args.device).manual_seed(args.seed + 1)
+    if args.samples > 1:  # the posterior mean (MMSE) and the per-pixel std of k samples
+        summary = summarize(solver.sample(y, args.samples, generator=generator))
+        x_hat, std = summary.mean, summary.std
+    else:
+        x_hat = solver.solve(y, generator=generator)
     for i, path in enumerate(outputs):
         save_image(x_hat[i:i + 1], path)
         print(f"wrote {path}")
+    for i, path in enumerate(std_outputs):  # intensity = std on the [-1, 1] scale, white = 1 or more
+        save_image(std[i:i + 1].clamp(0, 1) * 2 - 1, path)
+        print(f"wrote {path} (per-pixel std of {args.samples} samples)")
     return 0
 
 
@@ -359,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", type=_device, default="cpu", help="cpu | cuda[:N] | mps (default: %(default)s)")
     p.add_argument("--out", required=True, help="output image (.png, .jpg, .tif, ...); a batch of N measurements "
                                                 "writes OUT_0 ... OUT_N-1")
+    p.add_argument("--samples", type=_integer(1, 4096), default=1,
+                   help="draw K samples in one batch and write their mean to --out and their per-pixel std to "
+                        "OUT_std (default: 1, one sample)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--trust-checkpoint", **trust)
     p.set_defaults(run=_cmd_solve)

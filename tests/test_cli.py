@@ -57,6 +57,28 @@ def test_solve_an_image(tmp_path, photo, tiny_prior, algorithm):
     assert Image.open(out).size == (32, 32)
 
 
+def test_solve_with_samples_writes_their_mean_and_std(tmp_path, photo, tiny_prior, capsys):
+    out = tmp_path / "x.png"
+    args = ["solve", "--image", str(photo), "--task", "super_resolution", "--prior", f"default:{tiny_prior}",
+            "--steps", "3", "--size", "32", "--out", str(out), "--samples", "3"]
+    assert main(args) == 0
+    mean, std = np.asarray(Image.open(out)), np.asarray(Image.open(tmp_path / "x_std.png"))
+    assert mean.shape == std.shape == (32, 32, 3) and std.max() > 0  # samples differ
+    assert "per-pixel std of 3 samples" in capsys.readouterr().out
+    # the mean is the mean of the samples the same seed draws
+    import splitdiff as sd
+    from splitdiff.evaluation.images import load_image
+    from splitdiff.priors.spec import parse_prior
+
+    op = sd.operators.build("super_resolution")
+    y = op.measure(load_image(photo, size=32), generator=torch.Generator().manual_seed(0))
+    solver = sd.algorithms.build("ddiff", prior=parse_prior(f"default:{tiny_prior}", "cpu"), operator=op, steps=3)
+    expected = solver.sample(y, 3, generator=torch.Generator().manual_seed(1)).mean(0)
+    assert np.abs(mean.astype(int) - sd.evaluation.to_uint8(expected).astype(int)).max() <= 1
+    assert main(args) == 2  # both outputs exist now: --force is needed
+    assert "exists; pass --force" in capsys.readouterr().err
+
+
 def test_solve_a_measurement(tmp_path, tiny_prior):
     y = torch.zeros(1, 3, 32, 32)
     np.save(tmp_path / "y.npy", y.numpy())

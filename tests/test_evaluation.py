@@ -223,6 +223,19 @@ def test_best_of_k_keeps_the_best_psnr(tmp_path, monkeypatch):
     assert row["psnr"] >= first["psnr"] - 1e-9
 
 
+def test_samples_score_their_mean_and_record_the_coverage(tmp_path):
+    raw = tiny(tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 3}, "samples": 3}})
+    raw["data"]["skimage"] = ["chelsea"]
+    config = parse_config(raw)
+    assert config.method("ddiff").samples == 3
+    store = evaluate(config, tmp_path, progress=False, accelerator="cpu")
+    (row,) = rows_of(store.root)
+    assert row["samples"] == 3 and 0.0 <= row["coverage_2std"] <= 1.0
+    assert row["nfe"] == 2 and row["iterations"] == 2 and math.isfinite(row["psnr"])
+    with pytest.raises(ValueError, match="methods.ddiff.samples"):
+        parse_config(tiny(methods={"ddiff": {"samples": 0}}))
+
+
 def test_unreadable_and_small_images_are_reported_not_fatal(tmp_path):
     folder = image_folder(tmp_path / "images", 2, size=40)
     (folder / "broken.png").write_bytes(b"not a png")

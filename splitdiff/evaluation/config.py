@@ -88,6 +88,9 @@ class MethodSpec:
     options: dict
     per_task: dict
     prior: str | None = None
+    #: Samples per measurement (``solver.sample``); above 1 the row scores their mean (the MMSE
+    #: estimate) and records the +-2 std coverage of the truth.
+    samples: int = 1
 
     def options_for(self, task: str) -> dict:
         return {**self.options, **self.per_task.get(task, {})}
@@ -180,6 +183,8 @@ class EvalConfig:
         # the prior that solves the item: the method's own, else the config's (so that changing
         # the config's prior does not make a TV baseline's rows stale)
         out[f"{m}.prior" if method.prior is not None else "prior"] = method.prior or self.prior
+        if method.samples > 1:  # one sample (the default) leaves earlier rows' fingerprints as they were
+            out[f"{m}.samples"] = method.samples
         return out
 
 
@@ -337,12 +342,13 @@ def _tasks(d: dict) -> tuple[TaskSpec, ...]:
 
 def _methods(d: dict) -> tuple[MethodSpec, ...]:
     out = []
-    for name, spec in _entries(d, "methods", {"algorithm", "options", "per_task", "prior"}):
+    for name, spec in _entries(d, "methods", {"algorithm", "options", "per_task", "prior", "samples"}):
         per_task = {str(k): _mapping(v, f"methods.{name}.per_task.{k}")
                     for k, v in _mapping(spec.get("per_task"), f"methods.{name}.per_task").items()}
         prior = None if spec.get("prior") is None else _string(spec["prior"], f"methods.{name}.prior")
+        samples = _int_at_least(spec.get("samples", 1), 1, f"methods.{name}.samples")
         out.append(MethodSpec(name, _string(spec.get("algorithm", name), f"methods.{name}.algorithm"),
-                              _mapping(spec.get("options"), f"methods.{name}.options"), per_task, prior))
+                              _mapping(spec.get("options"), f"methods.{name}.options"), per_task, prior, samples))
     return tuple(out)
 
 

@@ -28,6 +28,7 @@ from ..files import write_text
 from .config import EvalConfig, Item, canonical_json, check_trainer, fingerprint
 from .ground_truth import ItemDataset, ShardSampler, list_images
 from .images import score
+from .posterior import PosteriorSummary, calibration, summarize
 from .store import ResultStore
 
 #: How long ranks wait for each other at the end: a resumed run can leave one rank most of the
@@ -123,7 +124,15 @@ class EvaluationModule(L.LightningModule):
     def _generator(self, seed: int) -> torch.Generator:
         return torch.Generator(self.device).manual_seed(seed)
 
-    def _timed_solve(self, solver, y: Tensor, seed: int, trace: Trace | None) -> tuple[Tensor, float, int]:
+    def _timed_solve(self, solver, y: Tensor, seed: int, trace: Trace | None,
+                     samples: int = 1) -> tuple[Tensor, float, int, PosteriorSummary | None]:
+        """One solve (or ``samples`` in one batch: their mean and std); seconds and iterations."""
+        if samples > 1:
+            start = time.perf_counter()
+            summary = summarize(solver.sample(y, samples, generator=self._generator(seed)))
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            return summary.mean, time.perf_counter() - start, solver.nfe(), summary
         calls = []
 
         def callback(state):
@@ -137,7 +146,7 @@ class EvaluationModule(L.LightningModule):
         x_hat = solver.solve(y, generator=self._generator(seed), callback=callback)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        return x_hat, time.perf_counter() - start, len(calls)
+        return x_hat, time.perf_counter() - start, len(calls), None
 
     def predict_step(self, record: dict, batch_idx: int) -> None:
         item = self.items[record["index"]]
@@ -164,10 +173,13 @@ class EvaluationModule(L.LightningModule):
             return
         y = operator.measure(x, generator=self._generator(seed))
         best = None
+        samples = self.config.method(item.method).samples
         for repeat in range(self.config.task(item.task).best_of):
-            trace = Trace() if self.config.trace else None
-            x_hat, seconds, iterations = self._timed_solve(solver, y, seed + 1 + repeat, trace)
+            trace = Trace() if self.config.trace and samples == 1 else None
+            x_hat, seconds, iterations, summary = self._timed_solve(solver, y, seed + 1 + repeat, trace, samples)
             scores = {k: float(v[0]) for k, v in score(y, operator, x_hat, x).items()}
+            if summary is not None:
+                scores["coverage_2std"] = float(calibration(summary, x)[0])
             if best is None or scores["psnr"] > best[0]["psnr"]:
                 best = (scores, x_hat, seconds, iterations, trace, repeat)
         scores, x_hat, seconds, iterations, trace, repeat = best
@@ -182,6 +194,8 @@ class EvaluationModule(L.LightningModule):
             "run_id": self.run_id, "rank": self.global_rank, "device": str(self.device),
             "hparams": solver.hparams(),  # the resolved settings, e.g. the step after size scaling
         }
+        if samples > 1:  # the row scores the mean of the samples
+            row["samples"], row["coverage_2std"] = samples, scores["coverage_2std"]
         inputs = self.config.inputs(item)
         row["inputs"], row["fingerprint"] = json.loads(canonical_json(inputs)), fingerprint(inputs)
         if trace is not None:
