@@ -33,9 +33,11 @@ def _cmd_demo(args) -> int:
         for path in demo_outputs(out):
             check_output(path, args.force)
     prior = parse_prior(args.prior, trust_checkpoint=_trust(args))
-    result = run_demo(out, steps=args.steps, seed=args.seed, size=args.size, algorithm=args.algorithm, prior=prior)
+    result = run_demo(out, steps=args.steps, seed=args.seed, size=args.size, algorithm=args.algorithm, prior=prior,
+                      samples=args.samples)
     print((out / "metrics.md").read_text())
-    print(f"wrote {out / 'grid.png'} and metrics.md / metrics.csv in {result['seconds']:.1f} s")
+    figures = "grid.png" + (", posterior.png" if args.samples > 1 else "")
+    print(f"wrote {figures} and metrics.md / metrics.csv in {out} in {result['seconds']:.1f} s")
     return 0
 
 
@@ -347,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_integer(8, 1024), default=64, help="image side (default: %(default)s)")
     p.add_argument("--algorithm", default="ddiff", help="see `splitdiff list` (default: %(default)s)")
     p.add_argument("--prior", default="default", help="as for solve (default: the shipped prior)")
+    p.add_argument("--samples", type=_integer(1, 64), default=4,
+                   help="samples per image for the posterior figure (mean and std) of super-resolution, deblurring "
+                        "and inpainting; 1 skips it (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite an earlier demo's files in --out")
     p.add_argument("--trust-checkpoint", **trust)
     p.set_defaults(run=_cmd_demo)

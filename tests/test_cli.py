@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import json
 import re
 from pathlib import Path
@@ -111,10 +113,17 @@ def test_solve_errors(tmp_path, photo, tiny_prior, capsys, args, message):
 def test_demo_writes_grid_and_table(tmp_path, tiny_prior):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--steps", "3", "--prior", f"default:{tiny_prior}"]) == 0
-    assert (out / "grid.png").is_file()
-    rows = (out / "metrics.csv").read_text().strip().splitlines()
-    assert rows[0] == "task,image,psnr,ssim,lpips,residual" and len(rows) == 1 + 7 * 2
-    assert "| super_resolution | chelsea |" in (out / "metrics.md").read_text()
+    assert (out / "grid.png").is_file() and (out / "posterior.png").is_file()
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert list(rows[0]) == ["task", "estimate", "image", "psnr", "ssim", "lpips", "residual", "coverage_2std"]
+    # one sample for 7 tasks, and the mean of 4 for super-resolution, deblurring and inpainting; 2 images
+    assert len(rows) == (7 + 3) * 2
+    means = [r for r in rows if r["estimate"] == "mean of 4"]
+    assert {r["task"] for r in means} == {"super_resolution", "gaussian_blur", "random_inpainting"}
+    assert all(0 <= float(r["coverage_2std"]) <= 1 for r in means)
+    text = (out / "metrics.md").read_text()
+    assert "| super_resolution | one sample | chelsea |" in text and "Gaussian blur (kernel 17, std 0.75)" in text
+    assert main(["demo", "--out", str(out), "--steps", "3", "--prior", f"default:{tiny_prior}"]) == 2  # no --force
 
 
 # --- the command line and its documentation say the same ----------------------------------------
