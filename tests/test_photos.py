@@ -209,3 +209,28 @@ def _empty(root: Path) -> Path:
     folder = root / "empty"
     folder.mkdir()
     return folder
+
+
+def test_an_evaluation_config_reads_the_shipped_benchmark():
+    from splitdiff.evaluation.config import parse_config
+    from splitdiff.evaluation.ground_truth import list_images, load_ground_truth
+
+    def config(data):
+        return parse_config({"name": "t", "data": data, "prior": "default", "tasks": {"super_resolution": {}},
+                             "methods": {"ddiff": {}}})
+
+    c = config({"heldout": True, "convention": "resize", "size": 64})
+    names = list_images(c.data)
+    assert names == [p.id for p in ph.photos("test")]
+    x = load_ground_truth(c.data, "skimage-chelsea")
+    assert x.shape == (1, 3, 64, 64)
+    reference = ph.heldout_images(64)[1][names.index("skimage-chelsea")]  # Lanczos there, antialiased bilinear here
+    assert float((x[0] - reference).abs().mean()) < 0.02
+    # the fingerprint names the benchmark, not the install path
+    from splitdiff.evaluation.config import Item
+
+    inputs = c.inputs(Item(0, "super_resolution", 0.05, "ddiff", names[0], 0))
+    assert inputs["data.source"] == "heldout"
+    for bad, message in (({"heldout": False}, "expected true"), ({"heldout": True, "skimage": ["chelsea"]}, "exactly one")):
+        with pytest.raises(ValueError, match=message):
+            config(bad)

@@ -105,6 +105,8 @@ class DataSpec:
     convention: str
     size: int
     limit: int | None
+    #: The held-out benchmark shipped with splitdiff (``splitdiff.photos``): ``folder`` is its folder.
+    heldout: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ class EvalConfig:
             f"{t}.best_of": task.best_of,
             f"{m}.algorithm": method.algorithm, f"{m}.options": method.options_for(task.name),
             "data.convention": self.data.convention, "data.size": self.data.size,
-            "data.source": str(self.data.folder) if self.data.folder is not None else "skimage",
+            "data.source": "heldout" if self.data.heldout else str(self.data.folder) if self.data.folder is not None
+            else "skimage",
             "image": item.image, "seed": self.seed, "trace": self.trace,
             "trainer.precision": self.trainer.get("precision"), "splitdiff": __version__,
         }
@@ -258,10 +261,17 @@ def _image_names(value: Any) -> tuple[str, ...]:
 
 
 def _data(d: dict, base: Path) -> DataSpec:
-    _unknown(d, {"folder", "skimage", "convention", "size", "limit"}, "data")
-    if ("folder" in d) == ("skimage" in d):
-        _fail("data", "give exactly one of 'folder' (an image folder) or 'skimage' (a list of image names)")
+    _unknown(d, {"folder", "skimage", "heldout", "convention", "size", "limit"}, "data")
+    if sum(key in d for key in ("folder", "skimage", "heldout")) != 1:
+        _fail("data", "give exactly one of 'folder' (an image folder), 'skimage' (a list of image names) or "
+                      "'heldout: true' (the benchmark shipped with splitdiff)")
     folder = None
+    if "heldout" in d:
+        if d["heldout"] is not True:
+            _fail("data.heldout", f"expected true (the shipped benchmark), got {d['heldout']!r}")
+        from ..photos import HELDOUT_DIR
+
+        folder = HELDOUT_DIR
     if "folder" in d:
         folder = Path(_string(d["folder"], "data.folder")).expanduser()
         folder = folder if folder.is_absolute() else base / folder
@@ -275,7 +285,7 @@ def _data(d: dict, base: Path) -> DataSpec:
     if limit is not None:
         _int_at_least(limit, 1, "data.limit")
     names = _image_names(d["skimage"]) if "skimage" in d else ()
-    return DataSpec(folder, names, convention, size, limit)
+    return DataSpec(folder, names, convention, size, limit, heldout="heldout" in d)
 
 
 def _entries(d: dict, section: str, allowed: set):
