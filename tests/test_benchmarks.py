@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from benchmarks import exact_posterior, few_steps, noise_small, speed, table2_small
+from benchmarks import exact_posterior, few_steps, noise_small, speed, table2_small, train_step
 
 
 def test_exact_posterior_runs_and_its_references_are_consistent(capsys):
@@ -48,3 +48,11 @@ def test_few_steps_runs(capsys):
     few_steps.main(["--steps", "2", "--images", "1"])
     out = capsys.readouterr().out
     assert all(f"| {task} | 2 |" in out for task in few_steps.TASKS)
+
+
+def test_train_step_runs(capsys, monkeypatch):
+    monkeypatch.setattr(train_step, "DEFAULT_FLAGS", dict(train_step.DEFAULT_FLAGS, image_size=16, num_channels=8,
+                                                          num_head_channels=8, attention_resolutions="4"))
+    train_step.main(["--batch", "2", "--steps", "1"])
+    out = capsys.readouterr().out
+    assert "| 2 | contiguous | False |" in out and "| 2 | channels_last | False |" in out
