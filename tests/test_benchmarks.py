@@ -51,8 +51,8 @@ def test_few_steps_runs(capsys):
 
 
 def test_train_step_runs(capsys, monkeypatch):
-    monkeypatch.setattr(train_step, "DEFAULT_FLAGS", dict(train_step.DEFAULT_FLAGS, image_size=16, num_channels=8,
-                                                          num_head_channels=8, attention_resolutions="4"))
+    monkeypatch.setattr(train_step, "DEFAULT_FLAGS", dict(train_step.DEFAULT_FLAGS, image_size=16, num_channels=32,
+                                                          num_res_blocks=1, channel_mult=(1, 2), attention_resolutions="8"))
     train_step.main(["--batch", "2", "--steps", "1"])
     out = capsys.readouterr().out
     assert "| 2 | contiguous | False |" in out and "| 2 | channels_last | False |" in out
