@@ -30,7 +30,7 @@ def _cmd_demo(args) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")
     if out.is_dir():
-        for path in demo_outputs(out):
+        for path in demo_outputs(out, args.samples):
             check_output(path, args.force)
     prior = parse_prior(args.prior, trust_checkpoint=_trust(args))
     result = run_demo(out, steps=args.steps, seed=args.seed, size=args.size, algorithm=args.algorithm, prior=prior,

@@ -35,7 +35,7 @@ TASK_LABELS = {
     "super_resolution": "4x bicubic downsampling",
     "gaussian_blur": "Gaussian blur",
     "motion_blur": "motion blur",
-    "box_inpainting": "box inpainting (centre square)",
+    "box_inpainting": "box inpainting (a half-size square hole, placed as DPS does)",
     "random_inpainting": "random inpainting (70% of pixels missing)",
     "phase_retrieval": "Fourier phase retrieval (magnitude only)",
     "hdr": "HDR (clipped at twice the range)",
@@ -121,9 +121,11 @@ def run_demo(out: str | Path, steps: int = 100, seed: int = 0, size: int = 64, p
     return {"rows": rows, "seconds": seconds}
 
 
-def demo_outputs(out: str | Path) -> list[Path]:
-    """The files ``run_demo`` may write in ``out`` (``posterior.png`` with ``samples`` > 1)."""
-    return [Path(out) / name for name in ("grid.png", "posterior.png", "metrics.md", "metrics.csv")]
+def demo_outputs(out: str | Path, samples: int = 4) -> list[Path]:
+    """The files ``run_demo`` writes in ``out`` (``posterior.png`` only with ``samples`` > 1)."""
+    names = ("grid.png", "posterior.png", "metrics.md", "metrics.csv") if samples > 1 else \
+        ("grid.png", "metrics.md", "metrics.csv")
+    return [Path(out) / name for name in names]
 
 
 def _write_tables(rows: list[dict], out: Path, algorithm: str, steps: int, seconds: float, size: int) -> None:

@@ -224,14 +224,17 @@ def test_best_of_k_keeps_the_best_psnr(tmp_path, monkeypatch):
 
 
 def test_samples_score_their_mean_and_record_the_coverage(tmp_path):
-    raw = tiny(tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 3}, "samples": 3}})
+    raw = tiny(tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 3}, "samples": 3},
+                                                       "daps": {"algorithm": "daps", "options": {"steps": 2}, "samples": 2}})
     raw["data"]["skimage"] = ["chelsea"]
     config = parse_config(raw)
     assert config.method("ddiff").samples == 3
     store = evaluate(config, tmp_path, progress=False, accelerator="cpu")
-    (row,) = rows_of(store.root)
+    row, daps = sorted(rows_of(store.root), key=lambda r: r["method"] != "ddiff")
     assert row["samples"] == 3 and 0.0 <= row["coverage_2std"] <= 1.0
     assert row["nfe"] == 2 and row["iterations"] == 2 and math.isfinite(row["psnr"])
+    # iterations are one solve's (DAPS: its annealing steps, not its 5 ODE calls each)
+    assert daps["samples"] == 2 and daps["iterations"] == 2 and daps["nfe"] == 10
     with pytest.raises(ValueError, match="methods.ddiff.samples"):
         parse_config(tiny(methods={"ddiff": {"samples": 0}}))
 

@@ -152,8 +152,16 @@ def test_fetch_refuses_changed_photographs_and_links_out_of_the_package(tiny_cor
         ph.fetch(tmp_path / "one", download=download)
     manifest.write_text(text.replace("usr/share/backgrounds/c.jpg", "usr/share/backgrounds/b.png"))
     corpus.manifest.cache_clear()
-    with pytest.raises(ValueError, match="a: usr/share/backgrounds/b.png has SHA-256 .* the photograph changed"):
+    with pytest.raises(ValueError, match="a: usr/share/backgrounds/b.png of fake-wallpapers 1.0-1 has SHA-256 .*"
+                                         "made from version 1.0-1.* the photograph changed"):
         ph.fetch(tmp_path / "two", download=download)
+    planted = tmp_path / "three"
+    planted.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (planted / "train").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="train exists and is not a folder of its own"):
+        ph.fetch(planted, force=True, download=download)
+    assert not any((tmp_path / "elsewhere").iterdir())
 
 
 def test_a_failed_download_is_one_clear_error(tiny_corpus, tmp_path):
@@ -194,6 +202,7 @@ def test_training_folders_refuse_held_out_photographs(tmp_path):
     import skimage.data
 
     for planted in (lambda f: shutil.copy(ph.HELDOUT_DIR / "lom-bridge.png", f / "renamed.png"),
+                    lambda f: Image.open(ph.HELDOUT_DIR / "kde-kite.png").save(f / "resaved.bmp"),  # same pixels
                     lambda f: Image.fromarray(skimage.data.chelsea()).save(f / "cat.png"),
                     lambda f: shutil.copy(folder / "mine.jpg", f / "mate-storm.jpg")):
         bad = tmp_path / f"bad{len(list(tmp_path.iterdir()))}"
@@ -203,6 +212,11 @@ def test_training_folders_refuse_held_out_photographs(tmp_path):
             load_folder(bad)
     with pytest.raises(ValueError, match="holds no image files"):
         load_folder(_empty(tmp_path))
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "elsewhere.jpg").symlink_to(folder / "mine.jpg")
+    with pytest.raises(ValueError, match="holds links"):
+        load_folder(linked)
 
 
 def _empty(root: Path) -> Path:

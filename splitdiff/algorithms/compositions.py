@@ -346,7 +346,8 @@ def latent_ddiff(
     solver = ddiff(prior, LatentOperator(operator, prior, quantize), task=task, dataset=dataset, gamma0=gamma0,
                    clip=False, **options)
     step = solver.splitting.data_step
-    solver.splitting.data_step = GradientStep(step.gamma, step.normalized, clamp_gradient, step.reference_numel)
+    solver.splitting.data_step = GradientStep(step.gamma, step.normalized, clamp_gradient, step.reference_numel,
+                                                step.tuned_iterations)
     if consistency == "pixel":
         solver.splitting.data_step = PixelSpaceStep(solver.splitting.data_step)
     solver.name = "latent-ddiff"

@@ -80,13 +80,14 @@ class BaseSolver(ABC):
         ``generator`` (see ``splitdiff.splitting.noise``); ``callback`` returning ``False`` stops."""
 
     def sample(self, y: Tensor, k: int, generator: torch.Generator | None = None, steps: int | None = None,
-               noise: Noise | None = None, chunk: int | None = None) -> Tensor:
+               noise: Noise | None = None, chunk: int | None = None, callback: Callback | None = None) -> Tensor:
         """``k`` samples for each measurement, drawn in one batched loop: (k, N, C, H, W).
 
         ``y`` (N, ...) is repeated k times into one batch of k N measurements (sample j of
         measurement i is batch row ``j N + i``) and solved once, or in solves of at most ``chunk``
         rows when memory is short (the draws then differ from one batch's, not their
-        distribution). The same ``generator`` seed gives the same samples. The mean over the
+        distribution). The same ``generator`` seed gives the same samples; ``callback`` sees each
+        iteration of each solve (on the whole batch). The mean over the
         first dimension estimates the posterior mean (MMSE), the std the posterior spread: see
         ``splitdiff.evaluation.posterior``.
         """
@@ -98,7 +99,7 @@ class BaseSolver(ABC):
         n = y.shape[0]
         batch = y.repeat(k, *([1] * (y.dim() - 1)))
         size = k * n if chunk is None else chunk
-        parts = [self.solve(batch[i:i + size], generator=generator, steps=steps, noise=noise)
+        parts = [self.solve(batch[i:i + size], generator=generator, steps=steps, noise=noise, callback=callback)
                  for i in range(0, k * n, size)]
         out = torch.cat(parts) if len(parts) > 1 else parts[0]
         return out.reshape(k, n, *out.shape[1:])

@@ -127,12 +127,6 @@ class EvaluationModule(L.LightningModule):
     def _timed_solve(self, solver, y: Tensor, seed: int, trace: Trace | None,
                      samples: int = 1) -> tuple[Tensor, float, int, PosteriorSummary | None]:
         """One solve (or ``samples`` in one batch: their mean and std); seconds and iterations."""
-        if samples > 1:
-            start = time.perf_counter()
-            summary = summarize(solver.sample(y, samples, generator=self._generator(seed)))
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
-            return summary.mean, time.perf_counter() - start, solver.nfe(), summary
         calls = []
 
         def callback(state):
@@ -143,10 +137,15 @@ class EvaluationModule(L.LightningModule):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         start = time.perf_counter()
-        x_hat = solver.solve(y, generator=self._generator(seed), callback=callback)
+        summary = None
+        if samples > 1:  # one batched solve of the k samples: its iterations are one solve's
+            summary = summarize(solver.sample(y, samples, generator=self._generator(seed), callback=callback))
+            x_hat = summary.mean
+        else:
+            x_hat = solver.solve(y, generator=self._generator(seed), callback=callback)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        return x_hat, time.perf_counter() - start, len(calls), None
+        return x_hat, time.perf_counter() - start, len(calls), summary
 
     def predict_step(self, record: dict, batch_idx: int) -> None:
         item = self.items[record["index"]]

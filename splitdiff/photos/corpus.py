@@ -126,7 +126,7 @@ def _check(photo: Photo, data: bytes, where: str) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if digest != photo.sha256:
         raise ValueError(f"{photo.id}: {where} has SHA-256 {digest[:12]}..., the manifest {photo.sha256[:12]}... "
-                         f"(from {photo.source} {photo.version}): the photograph changed; refusing to use it")
+                         f"(made from version {photo.version}): the photograph changed; refusing to use it")
 
 
 def attribution(items: list[Photo]) -> str:
@@ -160,14 +160,16 @@ def fetch(out: str | Path, force: bool = False, download: Download = apt_downloa
         raise ValueError(f"{out} exists and is not a folder; choose another corpus folder")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise ValueError(f"{out} exists and is not empty; pass --force to write the corpus into it")
-    for sub in ("train", "test", "licenses"):
+    for sub in ("train", "test", "licenses"):  # never write through a planted link
+        if (out / sub).is_symlink() or ((out / sub).exists() and not (out / sub).is_dir()):
+            raise ValueError(f"{out / sub} exists and is not a folder of its own (a link or a file); remove it")
         (out / sub).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="splitdiff-photos-") as tmp:
-        roots = {}
+        roots, fetched = {}, {}
         for package in packages():
             deb = download(package, Path(tmp))
             roots[package] = Path(tmp) / package
-            _extract(deb, roots[package])
+            fetched[package] = _extract(deb, roots[package])
             copyright_file = _inside(roots[package], f"usr/share/doc/{package}/copyright")
             atomic_write(out / "licenses" / f"{package}.copyright", lambda p, c=copyright_file: shutil.copyfile(c, p))
         for photo in manifest():
@@ -180,7 +182,7 @@ def fetch(out: str | Path, force: bool = False, download: Download = apt_downloa
                 atomic_write(target, lambda p, a=pixels: Image.fromarray(a).save(p, format="PNG"))
             else:
                 data = _inside(roots[photo.source], photo.path).read_bytes()
-                _check(photo, data, photo.path)
+                _check(photo, data, f"{photo.path} of {photo.source} {fetched[photo.source]}")
                 atomic_write(target, lambda p, d=data: p.write_bytes(d))
     atomic_write(out / "manifest.csv", lambda p: shutil.copyfile(MANIFEST, p))
     write_text(out / "ATTRIBUTION.md", attribution(list(manifest())))

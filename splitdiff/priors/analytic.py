@@ -66,7 +66,7 @@ class GaussianMixturePrior(DiffusionPrior):
         self.register_buffer("means", mu)
         self.register_buffer("evals", evals)
         self.register_buffer("evecs", evecs if evecs is not None else torch.empty(0, dtype=torch.float64))
-        self._given = (w, mu, cov)  # for a repr that rebuilds this prior
+        self._given = (w.clone(), mu.clone(), cov.clone())  # as given, for a repr that rebuilds this prior
 
     #: Largest number of parameters ``repr`` writes out in full (a larger prior shows shapes only).
     REPR_MAX_NUMEL = 4096

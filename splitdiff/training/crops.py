@@ -1,9 +1,10 @@
-"""Offline training data: photographs shipped inside scikit-image, as random multi-scale crops.
+"""Training data, offline: random multi-scale crops of photographs.
 
-Only images whose scikit-image docstring states public domain, CC0 or no known copyright
-restrictions (see docs/model-card.md for each); the test images are held out: never cropped
-for training. The lists and the loader live in :mod:`splitdiff.evaluation.images` (so that
-the demo and the evaluation load them without Lightning); they are re-exported here.
+By default the scikit-image photographs whose docstring states public domain, CC0 or no known
+copyright restrictions (see docs/model-card.md; the lists and the loader live in
+:mod:`splitdiff.evaluation.images`, so that the demo and the evaluation load them without
+Lightning); or every image of a folder (``load_folder``, ``train-prior --images``), such as a
+fetched corpus's ``train/``. The held-out test photographs are never cropped for training.
 """
 
 from __future__ import annotations
@@ -30,58 +31,69 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SHORT_SIDE = 512
 
 
-def _held_out_digests() -> tuple[set[str], dict[str, str]]:
-    """SHA-256 digests of the held-out photographs (original files, decoded pixels of the
-    scikit-image ones, the shipped 256x256 PNGs) and their ids."""
-    import hashlib
+def _held_out_digests() -> tuple[set[str], set[str]]:
+    """SHA-256 digests that identify a held-out photograph, and the held-out ids.
 
-    from ..photos import HELDOUT_DIR, photos
-
-    test = photos("test")
-    digests = {p.sha256 for p in test}
-    digests |= {hashlib.sha256(f.read_bytes()).hexdigest() for f in HELDOUT_DIR.glob("*.png")}
-    return digests, {p.id: p.id for p in test}
-
-
-def load_folder(folder: str | Path, short_side: int = SHORT_SIDE) -> tuple[list[str], list[Tensor]]:
-    """Every image file in ``folder`` (not its subfolders) as (names, (3, H, W) float32 tensors in
-    [-1, 1]), resized (Lanczos) so the short side is at most ``short_side``; grayscale becomes RGB.
-
-    A held-out test photograph (by file content, decoded pixels or its corpus id as file name)
-    is an error: training never sees the benchmark."""
+    Digests: the original files and the scikit-image pixel arrays (``manifest.csv``), the shipped
+    256x256 PNGs' files and their decoded RGB pixels."""
     import hashlib
 
     import numpy as np
     from PIL import Image
 
+    from ..photos import HELDOUT_DIR, photos
+
+    test = photos("test")
+    digests = {p.sha256 for p in test}
+    for f in HELDOUT_DIR.glob("*.png"):
+        digests.add(hashlib.sha256(f.read_bytes()).hexdigest())
+        with Image.open(f) as image:
+            digests.add(hashlib.sha256(np.asarray(image.convert("RGB")).tobytes()).hexdigest())
+    return digests, {p.id for p in test}
+
+
+def load_folder(folder: str | Path, short_side: int = SHORT_SIDE) -> tuple[list[str], list[Tensor]]:
+    """Every image file in ``folder`` (not its subfolders) as (names, (3, H, W) float32 tensors in
+    [-1, 1]), read by ``evaluation.images.read_image`` (its pixel limit, 8- and 16-bit, grayscale
+    as RGB) and resized (antialiased) so the short side is at most ``short_side``.
+
+    A held-out test photograph is an error, recognised by its file's content (an original file
+    or a shipped benchmark PNG), its decoded 8-bit pixels (the scikit-image photographs, the
+    benchmark PNGs) or its corpus id as file name: training never sees the benchmark. A
+    photograph re-encoded otherwise (another format, size or crop) is not recognised. A link is
+    refused: the folder's files are read, not what they point to."""
+    import hashlib
+
+    from ..evaluation.images import read_image
+
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"--images {folder} is not a folder")
-    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+    entries = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    links = [f.name for f in entries if f.is_symlink()]
+    if links:
+        raise ValueError(f"--images {folder} holds links ({', '.join(links[:3])}); copy the files in instead")
+    files = [f for f in entries if f.is_file()]
     if not files:
         raise ValueError(f"--images {folder} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
     digests, test_ids = _held_out_digests()
     names, images = [], []
     for f in files:
-        data = f.read_bytes()
-        try:
-            with Image.open(f) as image:
-                image.load()
-                pixels = np.asarray(image)
-                rgb = image.convert("RGB")
-        except Exception as err:  # noqa: BLE001 - any unreadable file is one clear error
-            raise ValueError(f"cannot read {f} as an image: {err}") from None
-        if f.stem in test_ids or hashlib.sha256(data).hexdigest() in digests \
-                or hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest() in digests:
+        x = read_image(f)[0]
+        pixels = ((x + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+        if f.stem in test_ids or hashlib.sha256(f.read_bytes()).hexdigest() in digests \
+                or hashlib.sha256(pixels.tobytes()).hexdigest() in digests:
             raise ValueError(f"{f} is a held-out test photograph (splitdiff.photos, split 'test'); "
                              "it cannot be used for training")
-        w, h = rgb.size
-        if min(w, h) > short_side:
-            scale = short_side / min(w, h)
-            rgb = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+        h, w = x.shape[-2:]
+        if min(h, w) > short_side:
+            scale = short_side / min(h, w)
+            x = F.interpolate(x[None], size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="bilinear",
+                              antialias=True, align_corners=False)[0].clamp(-1, 1)
         names.append(f.name)
-        images.append(torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1).contiguous())
+        images.append(x.contiguous())
     return names, images
+
 
 class RandomCrops(Dataset):
     """``length`` random crops of side ``size`` per epoch, at a random scale in ``[min_scale, 1]``
@@ -143,7 +155,8 @@ class CropDataModule(L.LightningDataModule):
         validation curve (``validation.denoising_psnr``) monitors the prior; nothing trains on it."""
         from ..photos import heldout_images
 
-        return DataLoader(heldout_images(self.size)[1], batch_size=64, shuffle=False)
+        # the benchmark is stored at 256x256: larger priors are validated at 256 (the network is convolutional)
+        return DataLoader(heldout_images(min(self.size, 256))[1], batch_size=64, shuffle=False)
 
     def train_dataloader(self) -> DataLoader:
         """This epoch's crops (the trainer must reload the data every epoch, as ``train_prior`` does)."""

@@ -40,7 +40,8 @@ class DiffusionTraining(L.LightningModule):
         """The EMA prior's denoising PSNR on held-out images (``validation.denoising_psnr``)."""
         schedule = NoiseSchedule(self.alphas_cumprod.double().cpu())
         for sigma, value in denoising_psnr(lambda x, t: self.ema(x, t), x0, schedule).items():
-            self.log(f"val_psnr_sigma_{sigma:g}", value, on_step=False, on_epoch=True, batch_size=x0.shape[0])
+            self.log(f"val_psnr_sigma_{sigma:g}", value, on_step=False, on_epoch=True, batch_size=x0.shape[0],
+                     sync_dist=True)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         decay = min(self.hparams.ema_decay, (1 + self.global_step) / (10 + self.global_step))
