@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -70,7 +69,9 @@ def heldout_images(size: int = HELDOUT_SIZE, folder: str | Path = HELDOUT_DIR) -
 
     if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= HELDOUT_SIZE:
         raise ValueError(f"size must be an int in [8, {HELDOUT_SIZE}], got {size!r}")
-    ids, arrays = [], []
+    from ..evaluation.images import as_image
+
+    ids, images = [], []
     for photo in photos("test"):
         path = Path(folder) / f"{photo.id}.png"
         if not path.is_file():
@@ -79,9 +80,9 @@ def heldout_images(size: int = HELDOUT_SIZE, folder: str | Path = HELDOUT_DIR) -
             image = image.convert("RGB")
             if size != HELDOUT_SIZE:
                 image = image.resize((size, size), Image.Resampling.LANCZOS)
-            arrays.append(np.asarray(image, dtype=np.float32) / 127.5 - 1.0)
+            images.append(as_image(image))
         ids.append(photo.id)
-    return ids, torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    return ids, torch.cat(images)
 
 
 __all__ = ["HELDOUT_DIR", "HELDOUT_SIZE", "square_crop", "build_heldout", "heldout_images"]

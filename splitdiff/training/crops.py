@@ -18,13 +18,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from ..evaluation.ground_truth import IMAGE_SUFFIXES  # the image files a folder holds, as for evaluation
 from ..evaluation.images import TEST_IMAGES, TRAIN_IMAGES, load_skimage
 
 __all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "load_skimage", "load_folder", "RandomCrops", "CropDataModule",
            "IMAGE_SUFFIXES", "SHORT_SIDE"]
 
-#: Files ``load_folder`` reads.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 #: Training photographs are resized so that their short side is this long: crops of 64 to 512
 #: pixels then span 1/8 of a photograph to all of it, the scales of the held-out benchmark (a
 #: whole photograph at 64x64 or 256x256).
