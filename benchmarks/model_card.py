@@ -1,9 +1,18 @@
-"""Figures of the model card: the training loss curve and unconditional samples.
+"""Figures of the model card: the training loss curve, unconditional samples, and the denoising
+PSNR curve on the held-out benchmark beside classical denoisers.
 
-    python -m benchmarks.model_card --logs /path/to/train/logs [--weights W] [--out docs/figures]
+    python -m benchmarks.model_card [--logs LOGS] [--weights W] [--out docs/figures]
+    python -m benchmarks.model_card --validation LOGS [--point 0=W0 --point STEP=W] [--tune-images DIR] [--out docs/figures]
 
 Samples are drawn with DDIM (eta = 1, 100 steps) composed from splitdiff's parts: HQS with a
 zero data step is plain diffusion sampling.
+
+``--validation``: the ``val_psnr_sigma_*`` values that ``train-prior`` logs after every epoch
+(``LOGS/version_*/metrics.csv``), and of exported weights at given steps (``--point``; step 0:
+the weights the run started from), written to ``default_prior_validation.csv`` and plotted against Wiener, TV and (with the
+optional ``bm3d`` package) BM3D on the same images and noise draws
+(``splitdiff.training.validation.classical_psnr``). TV's strength is chosen per noise level on
+training photographs (``--tune-images``: a corpus's ``train/``; default: scikit-image's).
 """
 
 from __future__ import annotations
@@ -73,15 +82,120 @@ def samples(prior, out: Path, n: int = 16, size: int = 64, seed: int = 0) -> Pat
     return path
 
 
+SIZE = 64
+TV_STRENGTHS = (1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0)
+
+
+def validation_rows(logs: Path, points: dict[int, str]) -> list[dict]:
+    """(step, sigma, psnr) of the EMA prior's denoising curve: from the run's Lightning logs, and
+    for each ``points`` step (0: the weights the run started from) from exported weights."""
+    from splitdiff.photos import heldout_images
+    from splitdiff.priors.schedule import NoiseSchedule
+    from splitdiff.training.validation import denoising_psnr
+
+    rows = []
+    _, x = heldout_images(SIZE)
+    for step, weights in points.items():
+        prior = sd.priors.default_prior(weights=weights)
+        curve = denoising_psnr(lambda x_t, t: prior.net(x_t, t), x, NoiseSchedule.linear())
+        rows += [{"step": step, "sigma": s, "psnr": v} for s, v in curve.items()]
+    for version in sorted(logs.glob("version_*"), key=lambda p: int(p.name.split("_")[1])):
+        if not (version / "metrics.csv").is_file():  # a run stopped before its first log
+            continue
+        with open(version / "metrics.csv") as f:
+            for row in csv.DictReader(f):
+                for key, value in row.items():
+                    if key.startswith("val_psnr_sigma_") and value:
+                        rows.append({"step": int(row["step"]) + 1, "sigma": float(key.rsplit("_", 1)[1]),
+                                     "psnr": float(value)})
+    return rows
+
+
+def classical_rows(tune_images: str | None) -> list[dict]:
+    """Wiener, TV (strength per sigma chosen on training photographs) and BM3D when installed."""
+    from benchmarks.default_prior_quality import tuning_images
+    from splitdiff.photos import heldout_images
+    from splitdiff.training.validation import VALIDATION_SIGMAS, classical_psnr
+
+    _, x = heldout_images(SIZE)
+    _, x_tune = tuning_images(SIZE, tune_images)
+    rows = [{"method": "Wiener", "sigma": s, "psnr": v, "setting": ""}
+            for s, v in classical_psnr(sd.priors.build("wiener").denoise, x).items()]
+    for sigma in VALIDATION_SIGMAS:
+        sweep = {k: classical_psnr(sd.priors.build("tv", strength=k).denoise, x_tune, (sigma,))[sigma]
+                 for k in TV_STRENGTHS}
+        best = max(sweep, key=sweep.get)
+        rows.append({"method": "TV", "sigma": sigma, "setting": f"strength {best:g}",
+                     "psnr": classical_psnr(sd.priors.build("tv", strength=best).denoise, x, (sigma,))[sigma]})
+    try:
+        import bm3d
+    except ImportError:
+        print("bm3d is not installed (pip install 'splitdiff[bm3d]'): no BM3D curve")
+        return rows
+
+    def denoise(noisy, sigma):  # BM3D works on [0, 1]: the noise std halves
+        out = [bm3d.bm3d(((img.permute(1, 2, 0).double().numpy() + 1) / 2), sigma_psd=sigma / 2) for img in noisy]
+        return torch.stack([torch.from_numpy(o).permute(2, 0, 1).float() * 2 - 1 for o in out])
+
+    rows += [{"method": "BM3D", "sigma": s, "psnr": v, "setting": ""} for s, v in classical_psnr(denoise, x).items()]
+    return rows
+
+
+def validation_figure(prior_rows: list[dict], classical: list[dict], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sigmas = sorted({r["sigma"] for r in prior_rows})
+    fig, axes = plt.subplots(1, len(sigmas), figsize=(3.0 * len(sigmas), 3.0))
+    for ax, sigma in zip(axes, sigmas):
+        mine = sorted((r["step"], r["psnr"]) for r in prior_rows if r["sigma"] == sigma)
+        ax.plot([s for s, _ in mine], [v for _, v in mine], "o-", label="default prior (Tweedie)")
+        for i, method in enumerate(dict.fromkeys(r["method"] for r in classical)):
+            value = next(r["psnr"] for r in classical if r["method"] == method and r["sigma"] == sigma)
+            ax.axhline(value, ls="--", color=f"C{i + 1}", label=method)
+        ax.set_title(f"sigma = {sigma:g}")
+        ax.set_xlabel("fine-tuning step on the corpus")
+    axes[0].set_ylabel("denoising PSNR (dB), 24 held-out images")
+    axes[-1].legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "default_prior_validation.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_csv(rows: list[dict], path: Path) -> Path:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--logs", required=True, help="the training run's logs folder (logs/version_*/metrics.csv)")
+    parser.add_argument("--logs", default=None, help="the training run's logs folder (logs/version_*/metrics.csv)")
     parser.add_argument("--weights", default=None)
+    parser.add_argument("--validation", default=None, help="a train-prior logs folder with val_psnr_sigma_* columns")
+    parser.add_argument("--point", action="append", default=[], metavar="STEP=WEIGHTS",
+                        help="exported weights at a step of that run (0: the weights it started from)")
+    parser.add_argument("--tune-images", default=None, help="training photographs for TV's strength")
     parser.add_argument("--out", default="docs/figures")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(loss_curve(Path(args.logs), out))
+    if args.validation:
+        points = {int(step): weights for step, _, weights in (p.partition("=") for p in args.point)}
+        prior_rows = sorted(validation_rows(Path(args.validation), points), key=lambda r: (r["step"], r["sigma"]))
+        classical = classical_rows(args.tune_images)
+        print(write_csv(prior_rows, out / "default_prior_validation.csv"))
+        print(write_csv(classical, out / "classical_denoising.csv"))
+        print(validation_figure(prior_rows, classical, out))
+        return
+    if args.logs:
+        print(loss_curve(Path(args.logs), out))
     print(samples(sd.priors.default_prior(weights=args.weights), out))
 
 

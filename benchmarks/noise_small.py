@@ -3,7 +3,7 @@
     python -m benchmarks.noise_small [--out results]
 
 Runs ``splitdiff evaluate noise-small`` (super-resolution, Gaussian deblurring and random
-inpainting on the held-out images, shipped prior, sigma_y in {0.01, 0.05, 0.1, 0.2, 0.3}) and
+inpainting on the shipped held-out benchmark (24 photographs), shipped prior, sigma_y in {0.01, 0.05, 0.1, 0.2, 0.3}) and
 prints PSNR / LPIPS per noise level; the figure is OUT/noise-small/figures/noise.png.
 """
 
@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="results")
     parser.add_argument("--steps", type=int, help="quick check: DDiff's steps (DAPS gets steps / 5), results in noise-small-quick")
     parser.add_argument("--limit", type=int, help="use only the first N tasks (for a quick check)")
+    parser.add_argument("--images", type=int, help="use only the first N held-out images (for a quick check)")
     args = parser.parse_args(argv)
-    cfg = shrink("noise-small", args.steps, args.limit)
+    cfg = shrink("noise-small", args.steps, args.limit, args.images)
     store = evaluate(cfg, args.out, progress=False, accelerator="cpu")
     groups = aggregate(ordered_rows(cfg, store))
     methods = list(dict.fromkeys(g["method"] for g in groups))

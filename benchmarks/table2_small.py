@@ -1,4 +1,4 @@
-"""Table 2 at small scale: the four variants on the held-out images with the shipped prior.
+"""Table 2 at small scale: the four variants on the shipped held-out benchmark (24 photographs) with the shipped prior.
 
     python -m benchmarks.table2_small [--out results] [--devices 1]
 
@@ -18,13 +18,15 @@ from splitdiff.evaluation.runner import evaluate
 from splitdiff.evaluation.tables import aggregate, markdown
 
 
-def shrink(config: str, steps: int | None = None, limit: int | None = None):
-    """A shipped config, or a quick version of it (fewer steps, the first ``limit`` tasks) that
-    writes to its own folder (NAME-quick)."""
+def shrink(config: str, steps: int | None = None, limit: int | None = None, images: int | None = None):
+    """A shipped config, or a quick version of it (fewer steps, the first ``limit`` tasks, the
+    first ``images`` images) that writes to its own folder (NAME-quick)."""
     cfg = load_config(config)
-    if not (steps or limit):
+    if not (steps or limit or images):
         return cfg
     raw = dict(cfg.source, name=f"{cfg.name}-quick")
+    if images:
+        raw["data"] = {**raw["data"], "limit": images}
     tasks = list(raw["tasks"])[:limit] if limit else list(raw["tasks"])
     raw["tasks"] = {t: raw["tasks"][t] for t in tasks}
     methods = {}
@@ -58,8 +60,9 @@ def main(argv: list[str] | None = None, config: str = "table2-small") -> None:
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--steps", type=int, help="quick check: every method's steps (DAPS: steps / 5)")
     parser.add_argument("--limit", type=int, help="use only the first N tasks (for a quick check)")
+    parser.add_argument("--images", type=int, help="use only the first N held-out images (for a quick check)")
     args = parser.parse_args(argv)
-    cfg = shrink(config, args.steps, args.limit)
+    cfg = shrink(config, args.steps, args.limit, args.images)
     store = evaluate(cfg, args.out, progress=False, accelerator="cpu", devices=args.devices)
     groups = aggregate(ordered_rows(cfg, store))
     print(markdown(groups, "table2"))

@@ -1,4 +1,4 @@
-"""``splitdiff demo``: DDiff with the shipped prior on the held-out images, every operator that
+"""``splitdiff demo``: DDiff with the shipped prior on two held-out photographs, every operator that
 needs no external weights; a PNG grid (measurement | reconstruction | ground truth), a posterior
 figure (one sample | the mean of k | the per-pixel std | ground truth) for super-resolution,
 Gaussian deblurring and random inpainting, and a metrics table."""
@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from . import algorithms, operators
-from .evaluation.images import TEST_IMAGES, load_skimage, measurement_preview, score, square_resize, to_uint8
+from .evaluation.images import measurement_preview, score, to_uint8
 from .files import atomic_write, write_text
 
 #: The demo's tasks with the paper's options at 256x256; ``demo_tasks(size)`` scales the blur
@@ -65,9 +65,18 @@ def describe(task: str, options: dict) -> str:
     return f"{label} ({', '.join(details)})" if details else label
 
 
+#: The demo's photographs: two of the shipped held-out benchmark (its id for each short name).
+DEMO_IMAGES = {"chelsea": "skimage-chelsea", "coffee": "skimage-coffee"}
+
+
 def held_out_images(size: int = 64) -> tuple[list[str], Tensor]:
-    """The training data's held-out test images, center-cropped and resized: (N, 3, size, size)."""
-    return list(TEST_IMAGES), torch.cat([square_resize(load_skimage(n)[None], size) for n in TEST_IMAGES])
+    """The demo's two photographs of the held-out benchmark (``DEMO_IMAGES``: scikit-image's cat
+    and coffee cup, never used for training) at ``size`` x ``size``: (names, (2, 3, size, size) in
+    [-1, 1]). ``splitdiff.photos.heldout_images`` gives all 24."""
+    from .photos import heldout_images
+
+    ids, x = heldout_images(size)
+    return list(DEMO_IMAGES), x[[ids.index(i) for i in DEMO_IMAGES.values()]]
 
 
 def run_demo(out: str | Path, steps: int = 100, seed: int = 0, size: int = 64, prior=None,

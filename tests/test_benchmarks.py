@@ -4,10 +4,11 @@ docs/benchmarks.md)."""
 from __future__ import annotations
 
 import argparse
+import csv
 
 import pytest
 
-from benchmarks import exact_posterior, few_steps, noise_small, speed, table2_small, train_step
+from benchmarks import default_prior_quality, exact_posterior, few_steps, noise_small, speed, table2_small, train_step
 
 
 def test_exact_posterior_runs_and_its_references_are_consistent(capsys):
@@ -35,11 +36,11 @@ def test_speed_runs(capsys, monkeypatch):
 
 
 def test_table2_and_noise_benchmarks_run(tmp_path, capsys):
-    table2_small.main(["--out", str(tmp_path), "--steps", "2", "--limit", "1"])
+    table2_small.main(["--out", str(tmp_path), "--steps", "2", "--limit", "1", "--images", "2"])
     out = capsys.readouterr().out
     assert "| super_resolution |" in out and "DDiff best" in out
-    assert (tmp_path / "table2-small-quick" / "table.md").is_file()
-    noise_small.main(["--out", str(tmp_path), "--steps", "2", "--limit", "1"])
+    assert "ddiff-hqs − ddiff" in (tmp_path / "table2-small-quick" / "table.md").read_text()  # paired to ddiff
+    noise_small.main(["--out", str(tmp_path), "--steps", "2", "--limit", "1", "--images", "2"])
     out = capsys.readouterr().out
     assert "| super_resolution | 0.3 |" in out and "gaussian_blur" not in out
 
@@ -56,3 +57,21 @@ def test_train_step_runs(capsys, monkeypatch):
     train_step.main(["--batch", "2", "--steps", "1"])
     out = capsys.readouterr().out
     assert "| 2 | contiguous | False |" in out and "| 2 | channels_last | False |" in out
+
+
+def test_default_prior_quality_runs_and_pairs_by_image(tmp_path, capsys):
+    default_prior_quality.main(["--size", "32", "--steps", "2", "--samples", "2", "--limit", "3", "--tasks",
+                                "super_resolution", "--tv-strengths", "5", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "TV tuned on 3 training photographs; 3 held-out images" in out  # scikit-image's, without a corpus
+    assert "| super_resolution | 5 |" in out
+    rows = list(csv.DictReader(open(tmp_path / "rows.csv")))
+    assert {r["method"] for r in rows} == {"pnp-admm-tv", "ddiff-sample", "ddiff-mean-2"} and len(rows) == 9
+    # the table's paired PSNR difference is the mean over images of (mean of 2 - TV), written independently here
+    by = {(r["method"], r["image"]): float(r["psnr"]) for r in rows}
+    images = {r["image"] for r in rows}
+    expected = sum(by[("ddiff-mean-2", i)] - by[("pnp-admm-tv", i)] for i in images) / len(images)
+    assert f"| {expected:+.2f} ± " in out
+    with pytest.raises(SystemExit):  # never overwrites without --force
+        default_prior_quality.main(["--size", "32", "--steps", "2", "--samples", "2", "--limit", "1", "--tasks",
+                                    "super_resolution", "--tv-strengths", "5", "--out", str(tmp_path)])

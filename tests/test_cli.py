@@ -193,3 +193,13 @@ def test_the_prior_help_lists_every_spec_form():
     action = next(a for a in subcommands()["solve"]._actions if "--prior" in a.option_strings)
     for form in re.split(r", | or ", SPEC_FORMS):
         assert form in action.help, form
+
+
+def test_a_tv_prior_spec_can_carry_its_strength():
+    from splitdiff.priors.spec import parse_prior
+
+    assert parse_prior("tv").strength == 20.0
+    assert parse_prior("tv:2.5").strength == 2.5
+    for bad in ("tv:abc", "tv:-1", "tv:nan", "wiener:3"):
+        with pytest.raises(ValueError, match="unknown prior|strength"):
+            parse_prior(bad)

@@ -86,6 +86,33 @@ def test_a_single_value_has_no_interval():
     assert mean == 3.0 and math.isnan(half)
 
 
+def _row(method, image, psnr, lpips, task="super_resolution"):
+    return {"dataset": "d", "task": task, "sigma_y": 0.05, "method": method, "image": image,
+            "psnr": psnr, "ssim": None, "lpips": lpips, "residual": None, "seconds": 1.0}
+
+
+def test_paired_differences_match_images_and_use_student_t():
+    rows = [_row("tv", "a", 20.0, 0.30), _row("tv", "b", 22.0, 0.20), _row("tv", "c", 25.0, 0.10),
+            _row("ddiff", "c", 26.0, 0.05), _row("ddiff", "a", 21.5, 0.25), _row("ddiff", "b", 22.5, 0.30),
+            _row("ddiff", "z", 99.0, 0.0)]  # z has no baseline row: not paired
+    (group,) = tables.paired(rows, "tv")
+    assert (group["method"], group["baseline"], group["n"]) == ("ddiff", "tv", 3)
+    # differences by image (ddiff - tv): a 1.5, b 0.5, c 1.0 -> mean 1.0, sd 0.5, t(0.975, 2) = 4.302653
+    assert group["psnr"] == pytest.approx(1.0)
+    assert group["psnr_ci95"] == pytest.approx(4.302653 * 0.5 / math.sqrt(3), rel=1e-6)
+    # LPIPS: a -0.05, b 0.10, c -0.05 -> mean 0.0, sd 0.0866025
+    assert group["lpips"] == pytest.approx(0.0, abs=1e-12)
+    assert group["lpips_ci95"] == pytest.approx(4.302653 * 0.0866025 / math.sqrt(3), rel=1e-5)
+    assert math.isnan(group["ssim"])
+    text = tables.paired_markdown([group])
+    assert "ddiff − tv" in text and "1.00 ± 1.24" in text
+
+
+def test_paired_differences_need_a_known_baseline():
+    with pytest.raises(ValueError, match="baseline 'bm3d'.*tv"):
+        tables.paired([_row("tv", "a", 20.0, 0.3)], "bm3d")
+
+
 # --- configs and data --------------------------------------------------------------------------
 
 def test_config_errors_name_the_key(tmp_path):
@@ -99,6 +126,8 @@ def test_config_errors_name_the_key(tmp_path):
         parse_config(tiny(tasks={"hdr": {"sigma_y": [0.1, -1]}}))
     with pytest.raises(ValueError, match="exactly one of 'folder'"):
         parse_config(tiny(data={"size": 64}))
+    with pytest.raises(ValueError, match="baseline: expected one of the config's methods.*'tv'"):
+        parse_config(tiny(baseline="tv"))
     with pytest.raises(FileNotFoundError, match="shipped configs: .*table1-small"):
         load_config(tmp_path / "nope.yaml")
 
@@ -176,7 +205,7 @@ def test_score_marks_missing_lpips_weights_as_nan(monkeypatch):
 # --- runs ----------------------------------------------------------------------------------------
 
 def test_evaluate_writes_rows_tables_and_figures(tmp_path):
-    config = parse_config(tiny(trace=True))
+    config = parse_config(tiny(trace=True, baseline="ddiff5"))
     store = evaluate(config, tmp_path, progress=False, accelerator="cpu")
     rows = rows_of(store.root)
     assert len(rows) == 3 * 2 * 2  # (SR + blur at two noise levels) x 2 methods x 2 images
@@ -198,6 +227,15 @@ def test_evaluate_writes_rows_tables_and_figures(tmp_path):
     g = next(g for g in groups if g["task"] == "gaussian_blur" and g["sigma_y"] == 0.1 and g["method"] == "ddiff")
     assert g["psnr"] == pytest.approx(np.mean(mine))
     assert "| gaussian_blur | 0.1 | ddiff | 2 |" in (store.root / "table.md").read_text()
+    # baseline: ddiff's paired difference to ddiff5, image by image
+    (pair,) = [p for p in json.loads((store.root / "table.json").read_text())["paired"]
+               if p["task"] == "gaussian_blur" and p["sigma_y"] == 0.1]
+    other = {r["image"]: r["psnr"] for r in rows if r["task"] == "gaussian_blur" and r["sigma_y"] == 0.1
+             and r["method"] == "ddiff5"}
+    diffs = [r["psnr"] - other[r["image"]] for r in rows if r["task"] == "gaussian_blur" and r["sigma_y"] == 0.1
+             and r["method"] == "ddiff"]
+    assert pair["method"] == "ddiff" and pair["baseline"] == "ddiff5" and pair["psnr"] == pytest.approx(np.mean(diffs))
+    assert "| heldout | gaussian_blur | 0.1 | ddiff − ddiff5 | 2 |" in (store.root / "table.md").read_text()
     assert yaml.safe_load((store.root / "config.yaml").read_text())["name"] == "tiny"
 
 

@@ -248,3 +248,24 @@ def test_an_evaluation_config_reads_the_shipped_benchmark():
     for bad, message in (({"heldout": False}, "expected true"), ({"heldout": True, "skimage": ["chelsea"]}, "exactly one")):
         with pytest.raises(ValueError, match=message):
             config(bad)
+
+
+def test_the_model_card_lists_every_training_photograph_of_the_default_prior():
+    import json
+
+    import splitdiff
+
+    weights = Path(splitdiff.__file__).parent / "weights" / "default_prior.json"
+    meta = json.loads(weights.read_text())
+    stages = [meta["train_images"]] + ([meta["init"]["train_images"]] if "init" in meta else [])
+    card = (Path(__file__).resolve().parents[1] / "docs" / "model-card.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in card.splitlines() if line.startswith("| ")}
+    corpus = {p.id: p for p in ph.photos()}
+    test_ids = {p.id for p in ph.photos("test")} | {p.skimage_name for p in ph.photos("test") if p.skimage_name}
+    for names in stages:
+        for name in names:
+            stem = Path(name).stem
+            assert stem not in test_ids, f"{name} is a held-out test photograph"
+            assert stem in rows, f"docs/model-card.md has no row for the training photograph {name}"
+            if stem in corpus:  # the corpus's author and license, as the manifest records them
+                assert corpus[stem].license in rows[stem] and corpus[stem].author in rows[stem], rows[stem]

@@ -47,6 +47,12 @@ def test_train_resume_export_and_load(tmp_path):
     assert all(torch.equal(prior.net.state_dict()[k], v) for k, v in load_file(str(weights)).items())
     x = torch.randn(1, 3, 32, 32)  # any multiple of the downsampling factor
     assert torch.isfinite(prior.eps(x, 10)).all()
+    # a run started from these weights records what they were trained on (the model card lists both)
+    last = train_prior(tmp_path / "next", max_steps=2, batch_size=2, flags=TINY, progress=False, init=weights,
+                       validation=False)
+    again = json.loads(export_prior(last, tmp_path / "next.safetensors").with_suffix(".json").read_text())
+    assert again["steps"] == 2
+    assert again["init"] == {"weights": "prior.safetensors", "steps": 6, "train_images": meta["train_images"]}
 
 
 def test_missing_default_weights_are_a_clear_error(tmp_path):

@@ -13,6 +13,7 @@ A config is a YAML file (or a dict)::
     prior: adm:ckpt/ffhq_10m.pt:ffhq   # as for `splitdiff solve --prior`
     seed: 0
     layout: table1               # table1 (task x method per dataset) | table2 (variant x task)
+    baseline: pnp-admm-tv        # optional: every other method's paired difference to this one
     trace: false                 # record ||x - z|| and ||u|| per iteration (Fig. 1)
     tasks:                       # name -> operator, options, sigma_y (a number or a list), best_of
       super_resolution: {options: {scale: 4}}
@@ -42,7 +43,7 @@ import yaml
 
 CONVENTIONS = ("ffhq", "imagenet", "resize")
 LAYOUTS = ("table1", "table2")
-_TOP_KEYS = {"name", "dataset", "data", "prior", "seed", "layout", "trace", "tasks", "methods", "trainer"}
+_TOP_KEYS = {"name", "dataset", "data", "prior", "seed", "layout", "baseline", "trace", "tasks", "methods", "trainer"}
 #: The keys of ``trainer`` (and of the command line's overrides): what the runner passes to
 #: ``lightning.Trainer``.
 TRAINER_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "precision")
@@ -142,6 +143,7 @@ class EvalConfig:
     methods: tuple[MethodSpec, ...]
     seed: int = 0
     layout: str = "table1"
+    baseline: str | None = None
     trace: bool = False
     trainer: dict = field(default_factory=dict)
     source: dict = field(default_factory=dict)
@@ -480,10 +482,13 @@ def parse_config(raw: dict, base: str | Path = ".") -> EvalConfig:
         for task in m.per_task:
             if task not in {t.name for t in tasks}:
                 _fail(f"methods.{m.name}.per_task", f"{task!r} is not one of the config's tasks")
+    baseline = raw.get("baseline")
+    if baseline is not None and baseline not in {m.name for m in methods}:
+        _fail("baseline", f"expected one of the config's methods ({', '.join(m.name for m in methods)}), got {baseline!r}")
     return EvalConfig(
         name=name, dataset=_string(raw.get("dataset", name), "dataset"),
         data=_data(_mapping(raw["data"], "data"), Path(base)), prior=_string(raw["prior"], "prior"),
-        tasks=tasks, methods=methods, seed=_seed(raw.get("seed", 0)), layout=layout,
+        tasks=tasks, methods=methods, seed=_seed(raw.get("seed", 0)), layout=layout, baseline=baseline,
         trace=_flag(raw.get("trace", False), "trace"), trainer=check_trainer(raw.get("trainer")), source=raw,
     )
 

@@ -35,11 +35,13 @@ def write_report(config: EvalConfig, store: ResultStore, items: list[Item] | Non
     keys = None if items is None else {i.key for i in items}
     errors = [e for e in store.errors() if keys is None or e.get("key") in keys]
     groups = tables.aggregate(rows)
+    pairs = tables.paired(rows, config.baseline) if config.baseline is not None and rows else []
     root = store.root
+    text = f"# {config.name}\n\n" + tables.markdown(groups, config.layout, errors) + tables.paired_markdown(pairs)
     written = {
-        "table.md": write_text(root / "table.md", f"# {config.name}\n\n" + tables.markdown(groups, config.layout, errors)),
+        "table.md": write_text(root / "table.md", text),
         "table.csv": write_text(root / "table.csv", tables.to_csv(groups)),
-        "table.json": write_text(root / "table.json", tables.to_json(groups, errors)),
+        "table.json": write_text(root / "table.json", tables.to_json(groups, errors, pairs)),
     }
     if rows:
         (root / "figures").mkdir(exist_ok=True)

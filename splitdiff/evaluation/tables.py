@@ -52,6 +52,48 @@ def aggregate(rows: list[dict]) -> list[dict]:
     return out
 
 
+def paired(rows: list[dict], baseline: str) -> list[dict]:
+    """Each method's paired difference to ``baseline``, image by image: one group per
+    (dataset, task, sigma_y, method) with ``n`` images found in both and, per metric, the mean of
+    ``method - baseline`` and the half-width of its 95% Student-t interval. An interval that
+    excludes 0 is a difference these images support (PSNR / SSIM: above 0 is better; LPIPS and
+    seconds: below 0). ValueError when no row is ``baseline``'s."""
+    methods = _order(r["method"] for r in rows)
+    if baseline not in methods:
+        raise ValueError(f"baseline {baseline!r} has no rows; methods: {', '.join(methods) or 'none'}")
+    reference = {(r["dataset"], r["task"], r["sigma_y"], r["image"]): r for r in rows if r["method"] == baseline}
+    groups: dict[tuple, list[tuple[dict, dict]]] = defaultdict(list)
+    for row in rows:
+        base = reference.get((row["dataset"], row["task"], row["sigma_y"], row["image"]))
+        if row["method"] != baseline and base is not None:
+            groups[(row["dataset"], row["task"], row["sigma_y"], row["method"])].append((row, base))
+    out = []
+    for (dataset, task, sigma_y, method), pairs in groups.items():
+        group = {"dataset": dataset, "task": task, "sigma_y": sigma_y, "method": method, "baseline": baseline,
+                 "n": len(pairs)}
+        for metric in METRICS:
+            diffs = [r[metric] - b[metric] for r, b in pairs
+                     if r.get(metric) is not None and b.get(metric) is not None]
+            group[metric], group[f"{metric}_ci95"] = mean_ci(diffs)
+        out.append(group)
+    return out
+
+
+def paired_markdown(groups: list[dict]) -> str:
+    """Paired differences (:func:`paired`) as a Markdown table: mean ± 95% CI half-width."""
+    if not groups:
+        return ""
+    shown = ("psnr", "ssim", "lpips")
+    lines = [f"## Paired differences, method − {groups[0]['baseline']} (same images)", "",
+             "| dataset | task | σ_y | difference | n | " + " | ".join("Δ " + HEADERS[m] for m in shown) + " |",
+             "|---|---|---|---|---|" + "---|" * len(shown)]
+    for g in groups:
+        cells = " | ".join(_cell(g, m) for m in shown)
+        lines.append(f"| {g['dataset']} | {g['task']} | {sigma_text(g['sigma_y'])} | {g['method']} − {g['baseline']} "
+                     f"| {g['n']} | {cells} |")
+    return "\n".join(lines + [""])
+
+
 def _cell(group: dict, metric: str) -> str:
     mean, half = group[metric], group[f"{metric}_ci95"]
     if not math.isfinite(mean):
@@ -109,11 +151,15 @@ def to_csv(groups: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def to_json(groups: list[dict], errors: list[dict]) -> str:
+def to_json(groups: list[dict], errors: list[dict], paired_groups: list[dict] | None = None) -> str:
+    """The groups, the skipped items and (when a baseline was set) the paired differences."""
     def clean(v):
         return None if isinstance(v, float) and not math.isfinite(v) else v
 
-    return json.dumps({"groups": [{k: clean(v) for k, v in g.items()} for g in groups], "skipped": errors}, indent=1)
+    out = {"groups": [{k: clean(v) for k, v in g.items()} for g in groups], "skipped": errors}
+    if paired_groups:
+        out["paired"] = [{k: clean(v) for k, v in g.items()} for g in paired_groups]
+    return json.dumps(out, indent=1)
 
 
 _GROUP_KEYS = ("dataset", "task", "sigma_y", "method", "n")

@@ -17,10 +17,11 @@ from .validation import denoising_psnr
 class DiffusionTraining(L.LightningModule):
     """``||eps - eps_theta(sqrt(a_t) x0 + sqrt(1 - a_t) eps, t)||^2`` with t uniform over 1000
     linear-schedule timesteps; ``ema`` holds the exponential moving average of the weights.
-    ``train_images``: the names of the training images, recorded with the checkpoint (and the export)."""
+    ``train_images``: the names of the training images, recorded with the checkpoint (and the export);
+    ``init``: what the weights it started from were trained on (``train._lineage``), recorded too."""
 
     def __init__(self, flags: dict, lr: float = 2e-4, ema_decay: float = 0.999, warmup: int = 200,
-                 train_images: list[str] | None = None) -> None:
+                 train_images: list[str] | None = None, init: dict | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = create_unet(**flags)

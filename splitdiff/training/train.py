@@ -33,7 +33,8 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
     ``images``, e.g. a fetched corpus's ``train/``); resumes from ``out/checkpoints/last.ckpt``.
 
     ``init``: start a new run from exported weights (e.g. the shipped prior), for the network and
-    its EMA copy; ``max_steps`` then counts from zero. Every epoch draws ``samples_per_epoch``
+    its EMA copy; ``max_steps`` then counts from zero, and the export records what the init was
+    trained on (``init`` in its JSON: weights, steps, train_images). Every epoch draws ``samples_per_epoch``
     fresh crops. On a GPU, ``num_workers`` data-loading processes and ``precision="bf16-mixed"``
     keep it busy. ``callbacks``: extra Lightning callbacks. ``last.ckpt`` is resumed with
     ``weights_only=True`` (a planted file cannot run code); ``trust_checkpoint=True`` lifts that.
@@ -57,10 +58,11 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
     if last.exists() and not trust_checkpoint:
         _check_resumable(last, flags)
     weights = read_state_dict(init) if init is not None and not last.exists() else None
+    lineage = _lineage(init) if init is not None else None
     L.seed_everything(seed, workers=True)
     data = CropDataModule(TRAIN_IMAGES, size=int(flags["image_size"]), batch_size=batch_size,
                           samples_per_epoch=samples_per_epoch, seed=seed, num_workers=num_workers, folder=images)
-    model = DiffusionTraining(flags, lr=lr, train_images=list(data.names))
+    model = DiffusionTraining(flags, lr=lr, train_images=list(data.names), init=lineage)
     if weights is not None:
         load_strict(model.net, weights, str(init))
         load_strict(model.ema, weights, str(init))
@@ -77,6 +79,23 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
                 weights_only=not trust_checkpoint)
     trainer.save_checkpoint(last)
     return last
+
+
+def _lineage(init: str | Path) -> dict:
+    """What the ``init`` weights were trained on, from the JSON beside them (as ``export_prior``
+    writes it): recorded in the new run's export, so that its model card can list every image."""
+    init = Path(init)
+    meta_path = init.with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read {meta_path} (the JSON beside --init): {err}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{meta_path} (the JSON beside --init) is not a JSON object")
+    out = {"weights": init.name, "steps": meta.get("steps"), "train_images": meta.get("train_images")}
+    if meta.get("init") is not None:
+        out["init"] = meta["init"]
+    return out
 
 
 def _check_resumable(last: Path, flags: dict) -> None:
@@ -132,5 +151,7 @@ def export_prior(checkpoint: str | Path, weights: str | Path, trust_checkpoint: 
     test_images = [p.id for p in photos("test")] if train_images != list(TRAIN_IMAGES) else list(TEST_IMAGES)
     meta = {"flags": flags, "train_images": list(train_images), "test_images": test_images,
             "steps": steps, "schedule": "linear 1e-4..0.02, 1000 steps", "weights": "EMA"}
+    if state["hyper_parameters"].get("init") is not None:  # started from these weights (--init)
+        meta["init"] = state["hyper_parameters"]["init"]
     write_text(weights.with_suffix(".json"), json.dumps(meta, indent=2))
     return weights
