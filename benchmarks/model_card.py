@@ -157,7 +157,7 @@ def validation_figure(prior_rows: list[dict], classical: list[dict], out: Path) 
             ax.axhline(value, ls="--", color=f"C{i + 1}", label=method)
         ax.set_title(f"sigma = {sigma:g}")
         ax.set_xlabel("fine-tuning step on the corpus")
-    axes[0].set_ylabel("denoising PSNR (dB), 24 held-out images")
+    axes[0].set_ylabel("denoising PSNR (dB)")
     axes[-1].legend(fontsize=7)
     fig.tight_layout()
     path = out / "default_prior_validation.png"

@@ -87,3 +87,20 @@ def test_sample_statistics_converge_to_the_exact_gaussian_posterior(seed, kind, 
     truths = post.sample(200, g).reshape(200, 1, *shape)
     cover = torch.stack([calibration(s, t) for t in truths]).mean()
     assert abs(float(cover) - math.erf(2 / math.sqrt(2))) <= 0.025
+
+
+def test_the_calibration_figure_follows_student_t_for_k_gaussian_samples(tmp_path):
+    """k exact posterior samples: the truth's distance to their mean in units of their std
+    sqrt(1 + 1/k) is Student-t with k - 1 degrees of freedom, so mean +- z std covers
+    P(|t_{k-1}| <= z / sqrt(1 + 1/k)) of truths (written here with scipy, not the benchmark's helper):
+    for k = 4 at z = 2, 0.828 (not the nominal 0.954)."""
+    from scipy import stats
+
+    from benchmarks import calibration as cal
+
+    results = cal.main(["--k", "4", "--groups", "300", "--out", str(tmp_path)])
+    for z in (1.0, 2.0, 3.0):
+        expected = 2 * stats.t.cdf(z / math.sqrt(1 + 1 / 4), 3) - 1
+        assert abs(results[4][z] - expected) <= 0.04, (z, results[4][z], expected)
+    assert results[4][2.0] < math.erf(2 / math.sqrt(2)) - 0.08  # clearly under-covers at k = 4
+    assert (tmp_path / "calibration.png").stat().st_size > 10_000
