@@ -17,7 +17,8 @@ Tasks at ``--size`` pixels, sigma_y = 0.05 (the demo's): super-resolution x4, Ga
 3. **Paired differences**, image by image, with 95% Student-t intervals
    (``splitdiff.evaluation.tables.paired``): each DDiff estimate minus TV.
 
-Prints the acceptance table; ``--out`` also writes ``rows.csv`` (one row per task, estimate and
+``--tune-only --tasks ...`` stops after step 1 (for any demo task: the strengths of the small
+evaluation configs' TV baseline). Prints the acceptance table; ``--out`` also writes ``rows.csv`` (one row per task, estimate and
 image), ``tuning.csv`` and ``table.md``.
 """
 
@@ -122,7 +123,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--chunk", type=int, default=24, help="images per solve when drawing samples")
     parser.add_argument("--limit", type=int, default=None, help="the first N held-out images only")
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(demo_tasks()))
+    parser.add_argument("--tune-only", action="store_true",
+                        help="only choose TV's strength per task on the training photographs (any demo task)")
     parser.add_argument("--tv-strengths", type=float, nargs="+", default=list(TV_STRENGTHS))
     parser.add_argument("--tune-images", default=None, help="a corpus's train/ folder (default: scikit-image's)")
     parser.add_argument("--weights", default=None, help="prior weights (default: the shipped ones)")
@@ -149,6 +152,10 @@ def main(argv: list[str] | None = None) -> None:
         op = sd.operators.build(task, sigma=SIGMA_Y, **demo_tasks(args.size)[task])
         strengths[task], sweep = tune_tv(op, x_tune, tuple(args.tv_strengths))
         sweeps += sweep
+        if args.tune_only:
+            print(f"{task}: TV strength {strengths[task]:g} (" +
+                  ", ".join(f"{r['strength']:g}: {r['psnr']:.2f} dB" for r in sweep) + ")", flush=True)
+            continue
         y = op.measure(x, generator=torch.Generator().manual_seed(100))
         tv = sd.algorithms.build("pnp-admm", prior=sd.priors.build("tv", strength=strengths[task]), operator=op)
         rows += rows_for(task, TV, names, scores(tv.solve(y), x), args.size)
@@ -157,6 +164,10 @@ def main(argv: list[str] | None = None) -> None:
         rows += rows_for(task, "ddiff-sample", names, scores(draws[0], x), args.size)
         rows += rows_for(task, f"ddiff-mean-{args.samples}", names, scores(draws.mean(0), x), args.size)
         print(f"{task}: TV strength {strengths[task]:g}; {time.perf_counter() - start:.0f} s", flush=True)
+    if args.tune_only:
+        if out is not None:
+            (out / "tuning.csv").write_text(to_csv(sweeps))
+        return
     text = table(rows, strengths, args.samples)
     print(text)
     if out is not None:

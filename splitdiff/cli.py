@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--measurement", help="a measurement tensor (.npy / .pt) shaped as the operator's output")
     p.add_argument("--task", required=True, help="operator name (see `splitdiff list`)")
     p.add_argument("--algorithm", default="ddiff", help="see `splitdiff list` (default: %(default)s)")
-    p.add_argument("--prior", default="default", help="default[:WEIGHTS] | tv | wavelet | wiener | "
+    p.add_argument("--prior", default="default", help="default[:WEIGHTS] | tv[:STRENGTH] | wavelet | wiener | "
                                                       "adm:PATH[:ffhq|imagenet] | ldm:PATH | diffusers:DIR")
     p.add_argument("--steps", type=_integer(1, 100_000), default=None, help="solver steps (default: the algorithm's)")
     p.add_argument("--seed", type=_SEED, default=0, help="seed of the measurement noise and the solver "

@@ -406,3 +406,24 @@ def test_as_image_turns_arrays_and_pil_images_into_nchw_in_minus_one_one():
                       (np.zeros((2, 2), dtype=np.int64), "uint8, uint16")):
         with pytest.raises(ValueError, match=what):
             as_image(bad)
+
+
+def test_a_method_can_take_its_prior_per_task():
+    """TV with a strength tuned per task: ``per_task.TASK.prior`` over the method's ``prior``; it
+    is not an algorithm option, and it is part of that task's fingerprint only."""
+    from splitdiff.evaluation.runner import EvaluationModule
+    from splitdiff.evaluation.store import ResultStore
+
+    config = parse_config(tiny(methods={"tv": {"algorithm": "pnp-admm", "prior": "tv:2", "options": {"steps": 3},
+                                               "per_task": {"gaussian_blur": {"prior": "tv:5"}}}}))
+    method = config.method("tv")
+    assert (method.prior_for("super_resolution"), method.prior_for("gaussian_blur")) == ("tv:2", "tv:5")
+    assert method.options_for("gaussian_blur") == {"steps": 3}
+    items = config.items(["chelsea"])
+    module = EvaluationModule(config, items, prior=None, store=None, run_id="x")
+    strengths = {i.task: module.solver(i).prior.strength for i in items}
+    assert strengths == {"super_resolution": 2.0, "gaussian_blur": 5.0}
+    inputs = {i.task: config.inputs(i)["methods.tv.prior"] for i in items}
+    assert inputs == {"super_resolution": "tv:2", "gaussian_blur": "tv:5"}
+    with pytest.raises(ValueError, match="methods.tv.per_task.gaussian_blur.prior"):
+        parse_config(tiny(methods={"tv": {"algorithm": "pnp-admm", "per_task": {"gaussian_blur": {"prior": 5}}}}))

@@ -18,7 +18,7 @@ A config is a YAML file (or a dict)::
     tasks:                       # name -> operator, options, sigma_y (a number or a list), best_of
       super_resolution: {options: {scale: 4}}
       phase_retrieval: {best_of: 5}
-    methods:                     # name -> registered algorithm, options, per_task options, prior
+    methods:                     # name -> registered algorithm, options, per_task options (and prior), prior
       ddiff: {algorithm: ddiff, options: {steps: 1000, dataset: ffhq}}
     trainer: {accelerator: auto, devices: auto, num_nodes: 1}
 
@@ -94,7 +94,13 @@ class MethodSpec:
     samples: int = 1
 
     def options_for(self, task: str) -> dict:
-        return {**self.options, **self.per_task.get(task, {})}
+        """The algorithm's options for ``task`` (``per_task`` over ``options``; not ``prior``)."""
+        return {k: v for k, v in {**self.options, **self.per_task.get(task, {})}.items() if k != "prior"}
+
+    def prior_for(self, task: str) -> str | None:
+        """The method's own prior for ``task`` (``per_task.TASK.prior``, else ``prior``), or None
+        for the config's prior: e.g. TV with a strength tuned per task, ``tv:5``."""
+        return self.per_task.get(task, {}).get("prior", self.prior)
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,8 @@ class EvalConfig:
         }
         # the prior that solves the item: the method's own, else the config's (so that changing
         # the config's prior does not make a TV baseline's rows stale)
-        out[f"{m}.prior" if method.prior is not None else "prior"] = method.prior or self.prior
+        own = method.prior_for(task.name)
+        out[f"{m}.prior" if own is not None else "prior"] = own or self.prior
         if method.samples > 1:  # one sample (the default) leaves earlier rows' fingerprints as they were
             out[f"{m}.samples"] = method.samples
         return out
@@ -358,6 +365,9 @@ def _methods(d: dict) -> tuple[MethodSpec, ...]:
         per_task = {str(k): _mapping(v, f"methods.{name}.per_task.{k}")
                     for k, v in _mapping(spec.get("per_task"), f"methods.{name}.per_task").items()}
         prior = None if spec.get("prior") is None else _string(spec["prior"], f"methods.{name}.prior")
+        for task, options in per_task.items():
+            if "prior" in options:
+                _string(options["prior"], f"methods.{name}.per_task.{task}.prior")
         samples = _int_at_least(spec.get("samples", 1), 1, f"methods.{name}.samples")
         out.append(MethodSpec(name, _string(spec.get("algorithm", name), f"methods.{name}.algorithm"),
                               _mapping(spec.get("options"), f"methods.{name}.options"), per_task, prior, samples))

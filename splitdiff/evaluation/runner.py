@@ -78,10 +78,12 @@ class EvaluationModule(L.LightningModule):
         super().__init__()
         self.config, self.items, self.store, self.run_id, self.aggregate = config, items, store, run_id, aggregate
         self.prior = prior
-        # methods with their own prior (a classical baseline, say); built before any work
-        self.method_priors = torch.nn.ModuleDict({
-            m.name: parse_prior(m.prior) for m in config.methods if m.prior is not None
-        })
+        # methods with their own prior (a classical baseline, say, per task); each spec built once,
+        # before any work
+        specs = list(dict.fromkeys(spec for m in config.methods for t in config.tasks
+                                   if (spec := m.prior_for(t.name)) is not None))
+        self.prior_index = {spec: i for i, spec in enumerate(specs)}
+        self.method_priors = torch.nn.ModuleList([parse_prior(spec) for spec in specs])
         # every operator is built here, before any work: a missing operator checkpoint fails now.
         # ModuleDict keys may not hold '.', and a name-based key ('sr.a' -> 'sr_a') can collide:
         # operators are keyed by their position instead
@@ -117,7 +119,8 @@ class EvaluationModule(L.LightningModule):
 
     def solver(self, item: Item):
         method = self.config.method(item.method)
-        prior = self.method_priors[method.name] if method.name in self.method_priors else self.prior
+        own = method.prior_for(item.task)
+        prior = self.prior if own is None else self.method_priors[self.prior_index[own]]
         return algorithms.build(method.algorithm, prior=prior, operator=self.operator(item.task, item.sigma_y),
                                 **method.options_for(item.task))
 
