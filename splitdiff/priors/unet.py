@@ -100,11 +100,20 @@ class ResBlock(nn.Module):
         return self.skip_connection(x) + h
 
 
-class AttentionBlock(nn.Module):
-    """Self-attention over positions; ``legacy`` selects guided-diffusion's QKVAttentionLegacy order."""
+#: Attention kernels of :class:`AttentionBlock`: ``einsum`` (guided-diffusion's two batched
+#: matmuls around a float32 softmax) and ``sdpa`` (``F.scaled_dot_product_attention``: flash and
+#: memory-efficient kernels on a GPU). The same numbers up to float32 rounding.
+ATTENTION_KERNELS = ("einsum", "sdpa")
 
-    def __init__(self, channels: int, num_heads: int = 1, num_head_channels: int = -1, legacy: bool = True) -> None:
+
+class AttentionBlock(nn.Module):
+    """Self-attention over positions; ``legacy`` selects guided-diffusion's QKVAttentionLegacy
+    order; ``kernel`` one of :data:`ATTENTION_KERNELS` (``UNetModel.configure`` sets it)."""
+
+    def __init__(self, channels: int, num_heads: int = 1, num_head_channels: int = -1, legacy: bool = True,
+                 kernel: str = "einsum") -> None:
         super().__init__()
+        self.kernel = kernel
         if num_head_channels == -1:
             self.num_heads = num_heads
         else:
@@ -126,10 +135,14 @@ class AttentionBlock(nn.Module):
             q, k, v = qkv.reshape(b * heads, 3 * ch, length).split(ch, dim=1)
         else:  # [q k v] first, then heads
             q, k, v = (t.reshape(b * heads, ch, length) for t in qkv.chunk(3, dim=1))
-        scale = 1 / math.sqrt(math.sqrt(ch))
-        weight = torch.einsum("bct,bcs->bts", q * scale, k * scale)
-        weight = torch.softmax(weight.float(), dim=-1).type(weight.dtype)
-        h = torch.einsum("bts,bcs->bct", weight, v).reshape(b, c, length)
+        if self.kernel == "sdpa":  # (batch x heads, positions, ch); scale 1 / sqrt(ch), as below
+            h = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+            h = h.transpose(1, 2).reshape(b, c, length)
+        else:
+            scale = 1 / math.sqrt(math.sqrt(ch))
+            weight = torch.einsum("bct,bcs->bts", q * scale, k * scale)
+            weight = torch.softmax(weight.float(), dim=-1).type(weight.dtype)
+            h = torch.einsum("bts,bcs->bct", weight, v).reshape(b, c, length)
         return (x + self.proj_out(h)).reshape(b, c, *spatial)
 
 
@@ -219,6 +232,22 @@ class UNetModel(nn.Module):
                 self.output_blocks.append(_Sequential(*layers))
 
         self.out = nn.Sequential(_norm(ch), nn.SiLU(), _zero(nn.Conv2d(input_ch, out_channels, 3, padding=1)))
+        self.channels_last = False
+
+    def configure(self, attention: str | None = None, channels_last: bool | None = None) -> "UNetModel":
+        """Forward options that keep the numbers (to float32 rounding) and the state dict:
+        ``attention``, one of :data:`ATTENTION_KERNELS`; ``channels_last``, convolutions on NHWC
+        memory (inputs are converted, the output is returned contiguous). None keeps a setting."""
+        if attention is not None:
+            if attention not in ATTENTION_KERNELS:
+                raise ValueError(f"attention must be one of {', '.join(ATTENTION_KERNELS)}, got {attention!r}")
+            for module in self.modules():
+                if isinstance(module, AttentionBlock):
+                    module.kernel = attention
+        if channels_last is not None:
+            self.channels_last = bool(channels_last)
+            self.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
+        return self
 
     def forward(self, x: Tensor, timesteps: Tensor, y: Tensor | None = None) -> Tensor:
         if (y is not None) != (self.num_classes is not None):
@@ -228,10 +257,12 @@ class UNetModel(nn.Module):
         if y is not None:
             emb = emb + self.label_emb(y)
         h, skips = x.type(dtype), []
+        if self.channels_last:
+            h = h.contiguous(memory_format=torch.channels_last)
         for block in self.input_blocks:
             h = block(h, emb)
             skips.append(h)
         h = self.middle_block(h, emb)
         for block in self.output_blocks:
             h = block(torch.cat([h, skips.pop()], dim=1), emb)
-        return self.out(h).type(x.dtype)
+        return self.out(h).type(x.dtype).contiguous()
