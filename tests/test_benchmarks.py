@@ -8,7 +8,7 @@ import csv
 
 import pytest
 
-from benchmarks import default_prior_quality, exact_posterior, few_steps, noise_small, speed, table2_small, train_step
+from benchmarks import default_prior_quality, exact_posterior, forward, few_steps, noise_small, speed, table2_small, train_step
 
 
 def test_exact_posterior_runs_and_its_references_are_consistent(capsys):
@@ -75,3 +75,11 @@ def test_default_prior_quality_runs_and_pairs_by_image(tmp_path, capsys):
     with pytest.raises(SystemExit):  # never overwrites without --force
         default_prior_quality.main(["--size", "32", "--steps", "2", "--samples", "2", "--limit", "1", "--tasks",
                                     "super_resolution", "--tv-strengths", "5", "--out", str(tmp_path)])
+
+
+def test_forward_benchmark_runs_each_option(capsys):
+    rows = forward.main(["--prior", "default", "--batch", "2", "--repeats", "1", "--in-process"])
+    assert [r["option"] for r in rows] == list(forward.OPTIONS) and all(r["seconds"] > 0 for r in rows)
+    assert "| default | 2 | sdpa+channels_last |" in capsys.readouterr().out
+    child = forward.child(argparse.Namespace(repeats=1, device="cpu", dtype="float32"), "default", "sdpa", 1)
+    assert child["option"] == "sdpa" and child["peak_mib"] >= 0
