@@ -8,7 +8,7 @@ import csv
 
 import pytest
 
-from benchmarks import default_prior_quality, exact_posterior, forward, few_steps, noise_small, speed, table2_small, train_step
+from benchmarks import batched_samples, default_prior_quality, exact_posterior, forward, few_steps, noise_small, speed, table2_small, train_step
 
 
 def test_exact_posterior_runs_and_its_references_are_consistent(capsys):
@@ -83,3 +83,9 @@ def test_forward_benchmark_runs_each_option(capsys):
     assert "| default | 2 | sdpa+channels_last |" in capsys.readouterr().out
     child = forward.child(argparse.Namespace(repeats=1, device="cpu", dtype="float32"), "default", "sdpa", 1)
     assert child["option"] == "sdpa" and child["peak_mib"] >= 0
+
+
+def test_batched_samples_benchmark_runs(capsys):
+    rows = batched_samples.main(["--k", "1", "2", "--steps", "2", "--images", "1", "--repeats", "1"])
+    assert [r["k"] for r in rows] == [1, 2] and all(r["batched"] > 0 and r["separate"] > 0 for r in rows)
+    assert "| 2 |" in capsys.readouterr().out
