@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# One short script for a session that is lent a GPU (about 10 minutes on an H100):
-# the GPU tests, the GPU rows of docs/benchmarks.md, and a GPU-trained default prior.
+# One short script for a session that is lent a GPU (about 12 minutes on an H100):
+# the GPU tests, the GPU rows of docs/benchmarks.md (forward options, batched samples, DDiff /
+# DPS / DAPS), and a default prior trained on the photo corpus. The GPU machine reaches no
+# network: build the corpus here first (`splitdiff photos fetch corpus`, an ignored folder) and
+# pass `carry: ["corpus"]`.
 # Outputs go to ${OUT:-gpu-out}/; copy the tables into docs/benchmarks.md and judge the prior
 # with `python -m benchmarks.default_prior_quality --weights $OUT/prior.safetensors` on the CPU.
 set -uo pipefail
@@ -11,8 +14,12 @@ python -m pytest -q -m gpu tests/test_gpu.py > "$OUT/gpu-tests.txt" 2>&1
 for dtype in float32 bfloat16; do
   python -m benchmarks.ddiff_step --device cuda --dtype "$dtype" --steps 20 --repeats 5 > "$OUT/ddiff_step-$dtype.md" 2>&1
 done
-python -m benchmarks.speed --prior ffhq --device cuda --nfe 100 --repeats 3 --batch 1 8 > "$OUT/speed-ffhq.md" 2>&1
-timeout "${TRAIN_SECONDS:-360}" splitdiff train-prior --out "$OUT/run" --steps 60000 --batch-size 64 \
-  --accelerator gpu --num-workers 8 --precision bf16-mixed --flag num_channels=48 > "$OUT/train.txt" 2>&1
+for dtype in float32 bfloat16; do
+  python -m benchmarks.forward --device cuda --dtype "$dtype" --prior default ffhq --batch 1 8 16 > "$OUT/forward-$dtype.md" 2>&1
+done
+python -m benchmarks.batched_samples --device cuda --k 1 4 8 16 --steps 100 > "$OUT/batched-samples.md" 2>&1
+python -m benchmarks.speed --prior ffhq --device cuda --nfe 100 --repeats 3 --batch 1 8 16 > "$OUT/speed-ffhq.md" 2>&1
+timeout "${TRAIN_SECONDS:-300}" splitdiff train-prior --out "$OUT/run" --images "${CORPUS:-corpus}/train" --steps 60000 \
+  --batch-size 64 --accelerator gpu --num-workers 8 --precision bf16-mixed --flag num_channels=64 > "$OUT/train.txt" 2>&1
 python -c "from splitdiff.training import export_prior; print(export_prior('$OUT/run/checkpoints/last.ckpt', '$OUT/prior.safetensors'))" >> "$OUT/train.txt" 2>&1
 ls -la "$OUT"
