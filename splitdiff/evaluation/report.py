@@ -35,7 +35,8 @@ def write_report(config: EvalConfig, store: ResultStore, items: list[Item] | Non
     keys = None if items is None else {i.key for i in items}
     errors = [e for e in store.errors() if keys is None or e.get("key") in keys]
     groups = tables.aggregate(rows)
-    pairs = tables.paired(rows, config.baseline) if config.baseline is not None and rows else []
+    # the baseline's rows may all be missing (its items failed, or a report on a subset): no pairs then
+    pairs = tables.paired(rows, config.baseline) if config.baseline in {r['method'] for r in rows} else []
     root = store.root
     text = f"# {config.name}\n\n" + tables.markdown(groups, config.layout, errors) + tables.paired_markdown(pairs)
     written = {
