@@ -10,7 +10,7 @@ zero data step is plain diffusion sampling.
 ``--validation``: the ``val_psnr_sigma_*`` values that ``train-prior`` logs after every epoch
 (``LOGS/version_*/metrics.csv``), and of exported weights at given steps (``--point``; step 0:
 the weights the run started from), written to ``default_prior_validation.csv`` and plotted against Wiener, TV and (with the
-optional ``bm3d`` package) BM3D on the same images and noise draws
+optional ``bm3d`` package) colour BM3D (CBM3D) on the same images and noise draws
 (``splitdiff.training.validation.classical_psnr``). TV's strength is chosen per noise level on
 training photographs (``--tune-images``: a corpus's ``train/``; default: scikit-image's).
 """
@@ -133,11 +133,12 @@ def classical_rows(tune_images: str | None) -> list[dict]:
         print("bm3d is not installed (pip install 'splitdiff[bm3d]'): no BM3D curve")
         return rows
 
-    def denoise(noisy, sigma):  # BM3D works on [0, 1]: the noise std halves
-        out = [bm3d.bm3d(((img.permute(1, 2, 0).double().numpy() + 1) / 2), sigma_psd=sigma / 2) for img in noisy]
-        return torch.stack([torch.from_numpy(o).permute(2, 0, 1).float() * 2 - 1 for o in out])
+    def denoise(noisy, sigma):  # CBM3D (bm3d_rgb: colour BM3D) on [0, 1]: the noise std halves
+        out = [bm3d.bm3d_rgb(((img.permute(1, 2, 0).double().numpy() + 1) / 2), sigma_psd=sigma / 2) for img in noisy]
+        return torch.stack([torch.from_numpy(o.copy()).permute(2, 0, 1).float() * 2 - 1 for o in out])
 
-    rows += [{"method": "BM3D", "sigma": s, "psnr": v, "setting": ""} for s, v in classical_psnr(denoise, x).items()]
+    rows += [{"method": "CBM3D", "sigma": s, "psnr": v, "setting": "bm3d_rgb"}
+             for s, v in classical_psnr(denoise, x).items()]
     return rows
 
 

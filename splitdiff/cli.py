@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_integer(8, 1024), default=64, help="image side (default: %(default)s)")
     p.add_argument("--algorithm", default="ddiff", help="see `splitdiff list` (default: %(default)s)")
     p.add_argument("--prior", default="default", help="as for solve (default: the shipped prior)")
-    p.add_argument("--samples", type=_integer(1, 64), default=4,
+    p.add_argument("--samples", type=_integer(1, 64), default=3,
                    help="samples per image for the posterior figure (mean and std) of super-resolution, deblurring "
                         "and inpainting; 1 skips it (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite an earlier demo's files in --out")

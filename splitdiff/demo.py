@@ -80,7 +80,7 @@ def held_out_images(size: int = 64) -> tuple[list[str], Tensor]:
 
 
 def run_demo(out: str | Path, steps: int = 100, seed: int = 0, size: int = 64, prior=None,
-             algorithm: str = "ddiff", progress: bool = True, samples: int = 4) -> dict:
+             algorithm: str = "ddiff", progress: bool = True, samples: int = 3) -> dict:
     """Solve every demo task for the held-out images; write ``grid.png``, ``posterior.png``,
     ``metrics.md`` and ``metrics.csv``.
 
@@ -130,7 +130,7 @@ def run_demo(out: str | Path, steps: int = 100, seed: int = 0, size: int = 64, p
     return {"rows": rows, "seconds": seconds}
 
 
-def demo_outputs(out: str | Path, samples: int = 4) -> list[Path]:
+def demo_outputs(out: str | Path, samples: int = 3) -> list[Path]:
     """The files ``run_demo`` writes in ``out`` (``posterior.png`` only with ``samples`` > 1)."""
     names = ("grid.png", "posterior.png", "metrics.md", "metrics.csv") if samples > 1 else \
         ("grid.png", "metrics.md", "metrics.csv")

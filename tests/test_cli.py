@@ -116,9 +116,9 @@ def test_demo_writes_grid_and_table(tmp_path, tiny_prior):
     assert (out / "grid.png").is_file() and (out / "posterior.png").is_file()
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert list(rows[0]) == ["task", "estimate", "image", "psnr", "ssim", "lpips", "residual", "coverage_2std"]
-    # one sample for 7 tasks, and the mean of 4 for super-resolution, deblurring and inpainting; 2 images
+    # one sample for 7 tasks, and the mean of 3 for super-resolution, deblurring and inpainting; 2 images
     assert len(rows) == (7 + 3) * 2
-    means = [r for r in rows if r["estimate"] == "mean of 4"]
+    means = [r for r in rows if r["estimate"] == "mean of 3"]
     assert {r["task"] for r in means} == {"super_resolution", "gaussian_blur", "random_inpainting"}
     assert all(0 <= float(r["coverage_2std"]) <= 1 for r in means)
     text = (out / "metrics.md").read_text()
