@@ -38,7 +38,9 @@ def write_report(config: EvalConfig, store: ResultStore, items: list[Item] | Non
     # the baseline's rows may all be missing (its items failed, or a report on a subset): no pairs then
     pairs = tables.paired(rows, config.baseline) if config.baseline in {r['method'] for r in rows} else []
     root = store.root
-    text = f"# {config.name}\n\n" + tables.markdown(groups, config.layout, errors) + tables.paired_markdown(pairs)
+    text = f"# {config.name}\n\n" + tables.markdown(groups, config.layout, errors)
+    if pairs:
+        text += "\n" + tables.paired_markdown(pairs)
     written = {
         "table.md": write_text(root / "table.md", text),
         "table.csv": write_text(root / "table.csv", tables.to_csv(groups)),
