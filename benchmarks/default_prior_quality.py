@@ -25,8 +25,6 @@ image), ``tuning.csv`` and ``table.md``.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import time
 import warnings
 from pathlib import Path
@@ -37,7 +35,7 @@ import splitdiff as sd
 from splitdiff.demo import demo_tasks
 from splitdiff.evaluation import lpips_distance, psnr, ssim
 from splitdiff.evaluation.images import load_skimage, square_resize
-from splitdiff.evaluation.tables import mean_ci, paired
+from splitdiff.evaluation.tables import mean_ci, paired, to_csv
 from splitdiff.photos import heldout_images, photos
 
 TASKS = ("super_resolution", "gaussian_blur", "random_inpainting")
@@ -106,14 +104,6 @@ def table(rows: list[dict], strengths: dict[str, float], samples: int) -> str:
                      f"{avg(task, mean_name, 'psnr')} | {d_psnr} | {avg(task, TV, 'lpips')} | "
                      f"{avg(task, one, 'lpips')} | {d_lpips} | {holds} |")
     return "\n".join(lines) + "\n"
-
-
-def to_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def main(argv: list[str] | None = None) -> None:

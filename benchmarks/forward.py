@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import time
 
 import torch
+
+from benchmarks.ddiff_step import _peak_rss_bytes, _rss_bytes
 
 OPTIONS = {
     "einsum": dict(attention="einsum", channels_last=False),
@@ -35,11 +36,6 @@ OPTIONS = {
     "sdpa+channels_last": dict(attention="sdpa", channels_last=True),
 }
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
 
 
 def build(prior: str, device: str, dtype: torch.dtype):
@@ -68,7 +64,7 @@ def run(prior: str, option: str, batch: int, repeats: int, device: str, dtype: s
         if cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated() if cuda else _rss()
+        base = torch.cuda.memory_allocated() if cuda else _rss_bytes()
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
@@ -76,7 +72,7 @@ def run(prior: str, option: str, batch: int, repeats: int, device: str, dtype: s
             if cuda:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
-        peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = torch.cuda.max_memory_allocated() if cuda else _peak_rss_bytes()
     return {"prior": prior, "option": option, "batch": batch, "seconds": statistics.median(times),
             "warmup": warm, "peak_mib": max(0, peak - base) / 2**20}
 

@@ -168,10 +168,9 @@ def validation_figure(prior_rows: list[dict], classical: list[dict], out: Path) 
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    from splitdiff.evaluation.tables import to_csv
+
+    path.write_text(to_csv(rows))
     return path
 
 
