@@ -212,7 +212,8 @@ def _cmd_train(args) -> int:
     steps = {} if args.steps is None else {"max_steps": args.steps}  # none given: train_prior's TRAIN_STEPS
     last = train_prior(args.out, **steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, flags=flags,
                        accelerator=args.accelerator, init=args.init, num_workers=args.num_workers,
-                       precision=args.precision, trust_checkpoint=_trust(args), images=args.images)
+                       precision=args.precision, trust_checkpoint=_trust(args), images=args.images,
+                       crop_scales=tuple(args.crop_scales), focus=args.focus, focus_below=args.focus_below)
     print(f"checkpoint: {last}")
     if args.export:
         print(f"exported EMA weights: {export_prior(last, args.export, trust_checkpoint=args.trust_checkpoint)}")
@@ -423,6 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="start from exported weights (e.g. splitdiff/weights/default_prior.safetensors)")
     p.add_argument("--num-workers", type=_integer(0, 256), default=0, help="data-loading processes (use several on a GPU)")
     p.add_argument("--precision", help="Lightning precision, e.g. bf16-mixed on a GPU (default: 32-true)")
+    p.add_argument("--crop-scales", nargs=2, type=_positive_float, default=[0.125, 1.0], metavar=("MIN", "MAX"),
+                   help="crop scales (0 < MIN <= MAX <= 1): 1/8 is a whole photograph at 64x64, 1 its native "
+                        "pixels (default: 0.125 1)")
+    p.add_argument("--focus", type=float, default=0.0,
+                   help="share of each batch's timesteps drawn below --focus-below, the rest uniform (default: 0)")
+    p.add_argument("--focus-below", type=_integer(1, 1000), default=250,
+                   help="the low-noise timesteps --focus draws from (default: 250, noise std 0.95)")
     p.add_argument("--flag", action="append", metavar="KEY=VALUE",
                    help="override an ADM architecture flag (repeatable), e.g. --flag num_channels=64")
     p.add_argument("--trust-checkpoint", **trust)

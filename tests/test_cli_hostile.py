@@ -306,6 +306,8 @@ def test_bad_numbers_and_devices(lab, tmp_path, capsys, extra, message):
 @pytest.mark.parametrize("argv,message", [
     (["train-prior", "--out", "{tmp}/run", "--steps", "0"], "--steps"),
     (["train-prior", "--out", "{tmp}/run", "--batch-size", "0"], "--batch-size"),
+    (["train-prior", "--out", "{tmp}/run", "--steps", "1", "--focus", "1.5"], "focus is a share in"),
+    (["train-prior", "--out", "{tmp}/run", "--steps", "1", "--crop-scales", "0.5", "0.25"], "min_scale <= max_scale"),
     (["demo", "--out", "{tmp}/demo", "--size", "0"], "--size"),
     (["solve", "--image", "{lab}", "--task", "hdr", "--out", "{tmp}/x.png"], "is a folder"),
     (["solve", "--image", "{lab}/photo.png", "--task", "hdr", "--size", "64", "--out", "{tmp}/x.png"],

@@ -41,6 +41,8 @@ def test_train_resume_export_and_load(tmp_path):
     weights = export_prior(last, tmp_path / "prior.safetensors")
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert meta["steps"] == 6 and meta["test_images"] == list(TEST_IMAGES)
+    assert meta["recipe"] == {"batch_size": 2, "crop_scales": [0.125, 1.0], "lr": 2e-4, "focus": 0.0,
+                              "focus_below": 250}
     prior = sd.priors.default_prior(weights=weights)
     from safetensors.torch import load_file
 
@@ -154,3 +156,34 @@ def test_denoising_psnr_against_an_oracle_and_a_zero_network():
     assert denoising_psnr(oracle, x, schedule, sigmas=(0.1, 0.4))[0.4] > 100
     zero = denoising_psnr(lambda x_t, steps: torch.zeros_like(x_t), x, schedule, sigmas=(0.1,))
     assert 10 * math.log10(4 / sigma_t**2) - 0.2 < zero[0.1] < 10 * math.log10(4 / sigma_t**2) + 0.5
+
+
+def test_crop_scales_bound_the_crop_side():
+    # a horizontal ramp: a crop of side s (of the 256-pixel image), resized to 16, spans s/256 of
+    # the ramp's range; scales in [1/8, 1/4] of 16 / min-side give sides 64..128 of 256
+    ramp = torch.linspace(-1, 1, 256).expand(3, 256, 256).contiguous()
+    crops = RandomCrops([ramp], size=16, length=64, min_scale=16 / 128, max_scale=16 / 64, seed=1)
+    spans = torch.stack([crops[i][0, 0].max() - crops[i][0, 0].min() for i in range(len(crops))])
+    step = 2 / 255  # the ramp's increment per pixel
+    assert (spans >= (64 - 17) * step).all() and (spans <= 128 * step).all()
+    fine = RandomCrops([ramp], size=16, length=64, min_scale=0.5, max_scale=1.0, seed=1)
+    assert all(fine[i][0, 0].max() - fine[i][0, 0].min() <= 32 * step for i in range(len(fine)))  # sides 16..32
+    with pytest.raises(ValueError, match="scale"):
+        RandomCrops([ramp], size=16, min_scale=0.5, max_scale=0.25)
+    with pytest.raises(ValueError, match="scale"):
+        RandomCrops([ramp], size=16, min_scale=0.5, max_scale=1.5)
+
+
+def test_timestep_focus_draws_the_stated_share_of_low_noise_levels():
+    from splitdiff.training.module import draw_timesteps
+
+    g = torch.Generator().manual_seed(0)
+    t = draw_timesteps(200_000, 1000, generator=g)
+    assert t.min() >= 0 and t.max() <= 999 and abs(float((t < 250).float().mean()) - 0.25) < 0.005
+    t = draw_timesteps(200_000, 1000, focus=0.5, focus_below=250, generator=g)
+    # half uniform below 250, half uniform over all 1000: P(t < 250) = 0.5 + 0.5 * 0.25
+    assert t.min() >= 0 and t.max() <= 999 and abs(float((t < 250).float().mean()) - 0.625) < 0.005
+    assert abs(float((t >= 500).float().mean()) - 0.25) < 0.005  # 0.5 * 0.5
+    for bad in (dict(focus=-0.1), dict(focus=1.5), dict(focus=0.5, focus_below=0), dict(focus=0.5, focus_below=1001)):
+        with pytest.raises(ValueError):
+            draw_timesteps(4, 1000, **bad)

@@ -22,12 +22,15 @@ from ..evaluation.ground_truth import IMAGE_SUFFIXES  # the image files a folder
 from ..evaluation.images import TEST_IMAGES, TRAIN_IMAGES, load_skimage
 
 __all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "load_skimage", "load_folder", "RandomCrops", "CropDataModule",
-           "IMAGE_SUFFIXES", "SHORT_SIDE"]
+           "IMAGE_SUFFIXES", "SHORT_SIDE", "CROP_SCALES"]
 
 #: Training photographs are resized so that their short side is this long: crops of 64 to 512
 #: pixels then span 1/8 of a photograph to all of it, the scales of the held-out benchmark (a
 #: whole photograph at 64x64 or 256x256).
 SHORT_SIDE = 512
+#: The crop scales (``RandomCrops``' min_scale, max_scale) of the shipped prior's recipe: from a
+#: whole photograph to its native pixels (docs/model-card.md measures narrower ranges).
+CROP_SCALES = (0.125, 1.0)
 
 
 def _held_out_digests() -> tuple[set[str], set[str]]:
@@ -94,18 +97,29 @@ def load_folder(folder: str | Path, short_side: int = SHORT_SIDE) -> tuple[list[
     return names, images
 
 
+def check_crop_scales(min_scale: float, max_scale: float) -> None:
+    """A ``ValueError`` unless ``0 < min_scale <= max_scale <= 1`` (``RandomCrops``' scale range)."""
+    if not 0 < min_scale <= max_scale <= 1:
+        raise ValueError(f"crop scales need 0 < min_scale <= max_scale <= 1, got {min_scale}, {max_scale}")
+
+
 class RandomCrops(Dataset):
-    """``length`` random crops of side ``size`` per epoch, at a random scale in ``[min_scale, 1]``
-    (a crop of ``size / scale`` pixels resized to ``size``, antialiased) with random flips."""
+    """``length`` random crops of side ``size`` per epoch, at a log-uniform random scale in
+    ``[min_scale, max_scale]`` (a crop of ``size / scale`` pixels resized to ``size``, antialiased;
+    at most the image's short side) with random flips. With training photographs resized to a
+    512-pixel short side (``SHORT_SIDE``) and ``size`` 64, scale 1/8 is a whole photograph (the
+    held-out benchmark's scale) and scale 1 its native pixels."""
 
     def __init__(self, images: list[Tensor], size: int = 64, length: int = 4096, min_scale: float = 0.125,
-                 seed: int = 0) -> None:
+                 seed: int = 0, max_scale: float = 1.0) -> None:
         if not images:
             raise ValueError("RandomCrops needs at least one image")
+        check_crop_scales(min_scale, max_scale)
         small = [tuple(im.shape[-2:]) for im in images if min(im.shape[-2:]) < size]
         if small:
             raise ValueError(f"images smaller than the crop size {size}: {small}")
-        self.images, self.size, self.length, self.min_scale, self.seed = images, size, length, min_scale, seed
+        self.images, self.size, self.length, self.seed = images, size, length, seed
+        self.min_scale, self.max_scale = min_scale, max_scale
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -116,7 +130,7 @@ class RandomCrops(Dataset):
         image = self.images[int(torch.randint(len(self.images), (1,), generator=g))]
         h, w = image.shape[-2:]
         largest = min(h, w) / self.size
-        scale = math.exp(float(torch.empty(1).uniform_(math.log(self.min_scale), 0.0, generator=g)))
+        scale = math.exp(float(torch.empty(1).uniform_(math.log(self.min_scale), math.log(self.max_scale), generator=g)))
         side = int(round(self.size / max(scale, 1 / largest)))
         top = int(torch.randint(h - side + 1, (1,), generator=g))
         left = int(torch.randint(w - side + 1, (1,), generator=g))
@@ -135,19 +149,22 @@ class CropDataModule(L.LightningDataModule):
 
     def __init__(self, names: tuple[str, ...] = TRAIN_IMAGES, size: int = 64, batch_size: int = 16,
                  samples_per_epoch: int = 4096, seed: int = 0, num_workers: int = 0,
-                 folder: str | Path | None = None) -> None:
+                 folder: str | Path | None = None, crop_scales: tuple[float, float] = CROP_SCALES) -> None:
         super().__init__()
         overlap = set(names) & set(TEST_IMAGES)
         if overlap:
             raise ValueError(f"held-out test images cannot be used for training: {sorted(overlap)}")
         self.names, self.size, self.batch_size, self.folder = names, size, batch_size, folder
         self.samples_per_epoch, self.seed, self.num_workers = samples_per_epoch, seed, num_workers
+        self.crop_scales = tuple(crop_scales)
+        check_crop_scales(*self.crop_scales)  # bad scales fail here, not mid-run
         if folder is not None:  # read (and check) the folder now: a bad one fails before training starts
             self.names, self._images = load_folder(folder)
 
     def setup(self, stage: str | None = None) -> None:
         images = self._images if self.folder is not None else [load_skimage(n) for n in self.names]
-        self.dataset = RandomCrops(images, self.size, self.samples_per_epoch, seed=self.seed)
+        self.dataset = RandomCrops(images, self.size, self.samples_per_epoch, self.crop_scales[0], seed=self.seed,
+                                   max_scale=self.crop_scales[1])
 
     def val_dataloader(self) -> DataLoader:
         """The held-out benchmark at the training size, one batch (``splitdiff.photos``): the

@@ -11,8 +11,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from ..evaluation.images import TEST_IMAGES, TRAIN_IMAGES
-from .crops import CropDataModule
-from .module import DiffusionTraining
+from .crops import CROP_SCALES, CropDataModule, check_crop_scales
+from .module import DiffusionTraining, draw_timesteps
 
 #: The shipped default prior: ADM layout, 64x64, 2,776,707 parameters (docs/model-card.md).
 DEFAULT_FLAGS = dict(image_size=64, num_channels=32, num_res_blocks=2, channel_mult=(1, 2, 2, 2),
@@ -28,7 +28,8 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
                 checkpoint_every: int = 250, progress: bool = True, init: str | Path | None = None,
                 samples_per_epoch: int = 4096, num_workers: int = 0, precision: str | None = None,
                 callbacks: list | None = None, trust_checkpoint: bool = False,
-                images: str | Path | None = None, validation: bool = True) -> Path:
+                images: str | Path | None = None, validation: bool = True,
+                crop_scales: tuple[float, float] = CROP_SCALES, focus: float = 0.0, focus_below: int = 250) -> Path:
     """Train a pixel prior on random crops of ``TRAIN_IMAGES`` (or of every image in the folder
     ``images``, e.g. a fetched corpus's ``train/``); resumes from ``out/checkpoints/last.ckpt``.
 
@@ -40,6 +41,9 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
     ``weights_only=True`` (a planted file cannot run code); ``trust_checkpoint=True`` lifts that.
     ``validation``: after every epoch, log the EMA prior's denoising PSNR on the held-out
     benchmark at sigma = 0.05, 0.1, 0.2, 0.4 (``val_psnr_sigma_*`` in ``metrics.csv``).
+    The recipe: ``crop_scales`` (``RandomCrops``' scale range; 1/8 is a whole photograph at 64x64)
+    and the timestep ``focus`` (a share of each batch drawn below ``focus_below``;
+    ``module.draw_timesteps``), recorded in the export with the batch size and learning rate.
 
     Writes Lightning checkpoints and ``logs/version_N/metrics.csv`` (the loss curve; one version per
     run, so a resumed run keeps the earlier curve) and returns the last checkpoint.
@@ -50,6 +54,8 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
     flags = {**DEFAULT_FLAGS, **(flags or {})}
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    check_crop_scales(*crop_scales)  # the recipe's values fail now, not after the data is read
+    draw_timesteps(1, 1000, focus, focus_below)
     last = out / "checkpoints" / "last.ckpt"
     for folder in (out / "checkpoints", out / "logs"):  # never write through a planted link
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
@@ -61,8 +67,11 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
     lineage = _lineage(init) if init is not None else None
     L.seed_everything(seed, workers=True)
     data = CropDataModule(TRAIN_IMAGES, size=int(flags["image_size"]), batch_size=batch_size,
-                          samples_per_epoch=samples_per_epoch, seed=seed, num_workers=num_workers, folder=images)
-    model = DiffusionTraining(flags, lr=lr, train_images=list(data.names), init=lineage)
+                          samples_per_epoch=samples_per_epoch, seed=seed, num_workers=num_workers, folder=images,
+                          crop_scales=crop_scales)
+    recipe = {"batch_size": batch_size, "crop_scales": list(data.crop_scales)}
+    model = DiffusionTraining(flags, lr=lr, train_images=list(data.names), init=lineage, focus=focus,
+                              focus_below=focus_below, recipe=recipe)
     if weights is not None:
         load_strict(model.net, weights, str(init))
         load_strict(model.ema, weights, str(init))
@@ -151,6 +160,10 @@ def export_prior(checkpoint: str | Path, weights: str | Path, trust_checkpoint: 
     test_images = [p.id for p in photos("test")] if train_images != list(TRAIN_IMAGES) else list(TEST_IMAGES)
     meta = {"flags": flags, "train_images": list(train_images), "test_images": test_images,
             "steps": steps, "schedule": "linear 1e-4..0.02, 1000 steps", "weights": "EMA"}
+    hparams = state["hyper_parameters"]
+    if hparams.get("recipe") is not None:  # how it was trained (older checkpoints did not record it)
+        meta["recipe"] = {**hparams["recipe"], "lr": hparams.get("lr"), "focus": hparams.get("focus", 0.0),
+                          "focus_below": hparams.get("focus_below", 250)}
     if state["hyper_parameters"].get("init") is not None:  # started from these weights (--init)
         meta["init"] = state["hyper_parameters"]["init"]
     write_text(weights.with_suffix(".json"), json.dumps(meta, indent=2))
