@@ -18,7 +18,12 @@ for dtype in float32 bfloat16; do
   python -m benchmarks.forward --device cuda --dtype "$dtype" --prior default ffhq --batch 1 8 16 > "$OUT/forward-$dtype.md" 2>&1
 done
 python -m benchmarks.batched_samples --device cuda --k 1 4 8 16 --steps 100 > "$OUT/batched-samples.md" 2>&1
-python -m benchmarks.speed --prior ffhq --device cuda --nfe 100 --repeats 3 --batch 1 8 16 > "$OUT/speed-ffhq.md" 2>&1
+for dtype in float32 bfloat16; do
+  python -m benchmarks.speed --prior ffhq --device cuda --dtype "$dtype" --nfe 100 --repeats 3 --batch 1 8 16 \
+    > "$OUT/speed-ffhq-$dtype.md" 2>&1
+done
+python -m benchmarks.speed --prior ffhq --device cuda --dtype bfloat16 --nfe 1000 --repeats 1 --modes ddiff --batch 16 \
+  > "$OUT/speed-ffhq-1000nfe.md" 2>&1
 timeout "${TRAIN_SECONDS:-300}" splitdiff train-prior --out "$OUT/run" --images "${CORPUS:-corpus}/train" --steps 60000 \
   --batch-size 64 --accelerator gpu --num-workers 8 --precision bf16-mixed --flag num_channels=64 > "$OUT/train.txt" 2>&1
 python -c "from splitdiff.training import export_prior; print(export_prior('$OUT/run/checkpoints/last.ckpt', '$OUT/prior.safetensors'))" >> "$OUT/train.txt" 2>&1

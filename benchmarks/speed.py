@@ -1,6 +1,7 @@
 """Time and peak memory per solve at equal NFE: ddiff, dps, daps and the bare network.
 
     python -m benchmarks.speed [--prior default] [--nfe 100] [--repeats 3] [--batch 1 8]
+                               [--dtype float32] [--modes forward ddiff dps daps]
 
 One network, one operator (super-resolution x4), one seed, side by side. Modes, each in a
 fresh subprocess so that peak memory is its own:
@@ -14,7 +15,8 @@ Times are medians over ``--repeats``; memory is the peak above what the process 
 the timed solves (CUDA: max_memory_allocated; CPU: peak RSS). ``--prior default`` is the
 shipped 64x64 prior; ``--prior ffhq`` the DPS FFHQ architecture at 256x256 (random weights:
 the cost of a forward does not depend on them). Throughput: ddiff images per second at each
-``--batch`` size.
+``--batch`` size. ``--dtype bfloat16`` / ``float16`` runs the network in that precision (the
+solver's own arithmetic stays float32; for GPUs).
 """
 
 from __future__ import annotations
@@ -33,20 +35,24 @@ from benchmarks.ddiff_step import measure
 MODES = ("forward", "ddiff", "dps", "daps")
 
 
-def _prior(name: str, device: str):
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _prior(name: str, device: str, dtype: str = "float32"):
     import splitdiff as sd
 
     if name == "default":
-        return sd.priors.default_prior(device=device), 64
-    prior = sd.priors.build("adm", config=name, random_init=True, device=device)
+        return sd.priors.default_prior(device=device, dtype=DTYPES[dtype]), 64
+    prior = sd.priors.build("adm", config=name, random_init=True, device=device, dtype=DTYPES[dtype])
     return prior, prior.image_size
 
 
-def run_mode(mode: str, prior_name: str, nfe: int, repeats: int, batch: int, device: str) -> dict:
+def run_mode(mode: str, prior_name: str, nfe: int, repeats: int, batch: int, device: str,
+             dtype: str = "float32") -> dict:
     import splitdiff as sd
 
     torch.manual_seed(0)
-    prior, size = _prior(prior_name, device)
+    prior, size = _prior(prior_name, device, dtype)
     op = sd.operators.build("super_resolution", scale=4).to(device)
     x = torch.rand(batch, 3, size, size, device=device) * 2 - 1
     y = op.measure(x, generator=torch.Generator(device).manual_seed(0))
@@ -73,7 +79,7 @@ def run_mode(mode: str, prior_name: str, nfe: int, repeats: int, batch: int, dev
 
 def child(mode: str, args, batch: int) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.speed", "--mode", mode, "--prior", args.prior, "--nfe", str(args.nfe),
-           "--repeats", str(args.repeats), "--batch", str(batch), "--device", args.device]
+           "--repeats", str(args.repeats), "--batch", str(batch), "--device", args.device, "--dtype", args.dtype]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -85,23 +91,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="batch sizes for the throughput table")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", default="float32", choices=list(DTYPES), help="the network's precision")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES,
+                        help="which solvers (ddiff is always measured: the table is relative to it)")
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.mode:  # child process
-        print(json.dumps(run_mode(args.mode, args.prior, args.nfe, args.repeats, args.batch[0], args.device)))
+        print(json.dumps(run_mode(args.mode, args.prior, args.nfe, args.repeats, args.batch[0], args.device,
+                                  args.dtype)))
         return
-    rows = {mode: child(mode, args, 1) for mode in MODES}
+    rows = {mode: child(mode, args, 1) for mode in MODES if mode in args.modes or mode == "ddiff"}
     machine = (torch.cuda.get_device_name() if args.device == "cuda"
                else f"{platform.machine()}, {torch.get_num_threads()} threads")
-    print(f"prior {args.prior}, SR x4, batch 1, NFE {args.nfe}, median of {args.repeats}; {args.device} ({machine}), "
+    print(f"prior {args.prior} ({args.dtype}), SR x4, batch 1, NFE {args.nfe}, median of {args.repeats}; "
+          f"{args.device} ({machine}), "
           f"torch {torch.__version__}\n")
     print("| mode | NFE | time / solve (s) | / ddiff | / (NFE x forward) | peak memory (MiB) | / ddiff |")
     print("|---|---|---|---|---|---|---|")
-    fwd, dd = rows["forward"], rows["ddiff"]
-    per_call = fwd["solve_s"] / fwd["nfe"]
+    fwd, dd = rows.get("forward"), rows["ddiff"]
     for mode, r in rows.items():
+        per_forward = f"{r['solve_s'] / (r['nfe'] * fwd['solve_s'] / fwd['nfe']):.2f}" if fwd else "–"
         print(f"| {mode} | {r['nfe']} | {r['solve_s']:.3f} | {r['solve_s'] / dd['solve_s']:.2f} | "
-              f"{r['solve_s'] / (r['nfe'] * per_call):.2f} | {r['peak_bytes'] / 2**20:.0f} | "
+              f"{per_forward} | {r['peak_bytes'] / 2**20:.0f} | "
               f"{r['peak_bytes'] / max(dd['peak_bytes'], 1):.2f} |")
     print("\n| ddiff batch | time / solve (s) | images / s | vs batch 1 |")
     print("|---|---|---|---|")

@@ -2,10 +2,13 @@
 one DDPM training step (forward, backward, AdamW), by batch size and memory format.
 
     python -m benchmarks.train_step [--batch 8 16 32] [--steps 5] [--compile]
+                                    [--channels 32 64] [--formats contiguous channels_last]
 
 Each setting: 2 warm-up steps, then the median of ``--steps`` timed steps, side by side in one
 process. ``channels_last`` converts the network and the batch; ``--compile`` adds
 ``torch.compile`` (its compilation time is reported separately, not in the median).
+``--channels``: the network's width (``num_channels``; the shipped prior has 32), to weigh
+capacity against steps per hour.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from splitdiff.training.module import DiffusionTraining
 from splitdiff.training.train import DEFAULT_FLAGS
 
 
-def step_seconds(batch: int, steps: int, channels_last: bool, compiled: bool) -> tuple[float, float]:
-    """(median seconds per step, seconds of the first step) for one setting."""
+def step_seconds(batch: int, steps: int, channels_last: bool, compiled: bool,
+                 channels: int | None = None) -> tuple[float, float, int]:
+    """(median seconds per step, seconds of the first step, parameters) for one setting."""
     torch.manual_seed(0)
-    model = DiffusionTraining(dict(DEFAULT_FLAGS))
+    model = DiffusionTraining({**DEFAULT_FLAGS, **({"num_channels": channels} if channels else {})})
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model.net.to(memory_format=fmt)
     net = torch.compile(model.net) if compiled else model.net
@@ -42,7 +46,7 @@ def step_seconds(batch: int, steps: int, channels_last: bool, compiled: bool) ->
         loss.backward()
         opt.step()
         times.append(time.perf_counter() - start)
-    return statistics.median(times[2:]), times[0]
+    return statistics.median(times[2:]), times[0], sum(p.numel() for p in model.net.parameters())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,16 +54,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--channels", type=int, nargs="+", default=[int(DEFAULT_FLAGS["num_channels"])],
+                        help="network widths (num_channels)")
+    parser.add_argument("--formats", nargs="+", default=["contiguous", "channels_last"],
+                        choices=["contiguous", "channels_last"])
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; flags {DEFAULT_FLAGS}\n")
-    print("| batch | memory format | compiled | s / step | crops / s | first step (s) |")
-    print("|---|---|---|---|---|---|")
-    for batch in args.batch:
-        for channels_last in (False, True):
-            for compiled in ((False, True) if args.compile else (False,)):
-                seconds, first = step_seconds(batch, args.steps, channels_last, compiled)
-                print(f"| {batch} | {'channels_last' if channels_last else 'contiguous'} | {compiled} | "
-                      f"{seconds:.3f} | {batch / seconds:.1f} | {first:.1f} |", flush=True)
+    print("| channels | parameters | batch | memory format | compiled | s / step | crops / s | first step (s) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for channels in args.channels:
+        for batch in args.batch:
+            for fmt in args.formats:
+                for compiled in ((False, True) if args.compile else (False,)):
+                    seconds, first, params = step_seconds(batch, args.steps, fmt == "channels_last", compiled,
+                                                          channels)
+                    print(f"| {channels} | {params:,} | {batch} | {fmt} | {compiled} | {seconds:.3f} | "
+                          f"{batch / seconds:.1f} | {first:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -338,3 +338,21 @@ def test_the_shipped_prior_with_every_forward_option(tmp_path):
         out = prior.net.configure(**variant)(x, t)
         assert float((out.double() - exact).abs().max()) <= 10 * rounding, variant
     prior.net.configure(attention="einsum", channels_last=False)
+
+
+@pytest.mark.slow
+def test_compiled_forward_keeps_the_numbers():
+    """``prior.net.compile()`` (opt-in; inductor fuses GroupNorm + SiLU and the attention): the
+    compiled forward of the tiny network, in each forward option, is within float32 rounding of
+    the float64 forward, as the eager options are (minutes of compiling on a CPU: slow)."""
+    import copy
+
+    torch.manual_seed(0)
+    net = randomize(create_unet(**TINY)).eval().requires_grad_(False)
+    x, t = torch.randn(2, 3, 32, 32), torch.tensor([10, 700])
+    exact = copy.deepcopy(net).double()(x.double(), t)
+    for variant in _fast_variants():
+        compiled = copy.deepcopy(net).configure(**variant)
+        compiled.compile()
+        error = float((compiled(x, t).double() - exact).abs().max())
+        assert error <= 1e-3 * float(exact.abs().max()), variant  # the eager channels_last bound (above)

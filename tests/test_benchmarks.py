@@ -8,6 +8,8 @@ import csv
 
 import pytest
 
+import splitdiff as sd
+
 from benchmarks import batched_samples, default_prior_quality, exact_posterior, forward, few_steps, noise_small, speed, table2_small, train_step
 
 
@@ -24,15 +26,21 @@ def test_exact_posterior_runs_and_its_references_are_consistent(capsys):
 def test_speed_runs(capsys, monkeypatch):
     """The table from every mode; one mode through a real child process (the others in-process:
     each child costs an interpreter start)."""
-    child = speed.child("forward", argparse.Namespace(prior="default", nfe=2, repeats=1, device="cpu"), 1)
+    child = speed.child("forward", argparse.Namespace(prior="default", nfe=2, repeats=1, device="cpu",
+                                                      dtype="float32"), 1)
     assert child["mode"] == "forward" and child["nfe"] == 2 and child["solve_s"] > 0
     monkeypatch.setattr(speed, "child", lambda mode, args, batch: speed.run_mode(
-        mode, args.prior, args.nfe, args.repeats, batch, args.device))
+        mode, args.prior, args.nfe, args.repeats, batch, args.device, args.dtype))
     speed.main(["--nfe", "2", "--repeats", "1", "--batch", "1", "2", "--device", "cpu"])
     out = capsys.readouterr().out
     for mode in ("forward", "ddiff", "dps", "daps"):
         assert f"| {mode} |" in out
     assert "| 2 |" in out  # the batch-2 throughput row
+    # the network in bfloat16 (the GPU session's rows), only the solvers asked for (ddiff always)
+    speed.main(["--nfe", "2", "--repeats", "1", "--batch", "1", "--device", "cpu", "--dtype", "bfloat16",
+                "--modes", "dps"])
+    out = capsys.readouterr().out
+    assert "(bfloat16)" in out and "| dps |" in out and "| ddiff |" in out and "| daps |" not in out
 
 
 def test_table2_and_noise_benchmarks_run(tmp_path, capsys):
@@ -54,9 +62,9 @@ def test_few_steps_runs(capsys):
 def test_train_step_runs(capsys, monkeypatch):
     monkeypatch.setattr(train_step, "DEFAULT_FLAGS", dict(train_step.DEFAULT_FLAGS, image_size=16, num_channels=32,
                                                           num_res_blocks=1, channel_mult=(1, 2), attention_resolutions="8"))
-    train_step.main(["--batch", "2", "--steps", "1"])
+    train_step.main(["--batch", "2", "--steps", "1", "--channels", "32", "64", "--formats", "contiguous"])
     out = capsys.readouterr().out
-    assert "| 2 | contiguous | False |" in out and "| 2 | channels_last | False |" in out
+    assert "| 32 |" in out and "| 64 |" in out and "| 2 | contiguous | False |" in out and "channels_last |" not in out
 
 
 def test_default_prior_quality_runs_and_pairs_by_image(tmp_path, capsys):
@@ -89,3 +97,15 @@ def test_batched_samples_benchmark_runs(capsys):
     rows = batched_samples.main(["--k", "1", "2", "--steps", "2", "--images", "1", "--repeats", "1"])
     assert [r["k"] for r in rows] == [1, 2] and all(r["batched"] > 0 and r["separate"] > 0 for r in rows)
     assert "| 2 |" in capsys.readouterr().out
+
+
+def test_recipe_benchmark_pairs_priors_image_by_image(capsys):
+    from benchmarks import recipe
+
+    shipped = str(sd.priors.default.WEIGHTS)
+    recipe.main([f"a={shipped}", f"b={shipped}"])
+    out = capsys.readouterr().out
+    # the shipped prior's curve (docs/model-card.md, measured by benchmarks.model_card), and no
+    # difference between a prior and itself
+    assert "| a | 36.95 | 33.01 | 29.28 | 26.10 |" in out
+    assert "| b | 36.95 | 33.01 | 29.28 | 26.10 | +0.00 ± 0.00 | +0.00 ± 0.00 | +0.00 ± 0.00 | +0.00 ± 0.00 |" in out

@@ -20,9 +20,12 @@ WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default_prior.sa
 FORWARD = {"cpu": dict(attention="einsum", channels_last=True), "cuda": dict(attention="sdpa", channels_last=True)}
 
 
-def default_prior(device: str | torch.device = "cpu", weights: str | Path | None = None) -> ADMPrior:
+def default_prior(device: str | torch.device = "cpu", weights: str | Path | None = None,
+                  dtype: torch.dtype | None = None) -> ADMPrior:
     """The default pixel prior (3 channels, trained at 64x64; any side that is a multiple of 8),
-    with the fastest equivalent forward for ``device`` (:data:`FORWARD`)."""
+    with the fastest equivalent forward for ``device`` (:data:`FORWARD`). ``dtype``
+    (``torch.bfloat16`` / ``float16``, for GPUs) runs the network in that precision, as for
+    any ADM prior (``priors.adm``)."""
     path = Path(weights) if weights else WEIGHTS
     meta_path = path.with_suffix(".json")
     if not path.is_file() or not meta_path.is_file():
@@ -40,7 +43,7 @@ def default_prior(device: str | torch.device = "cpu", weights: str | Path | None
                          f"got {type(meta).__name__}" + (" without 'flags'" if isinstance(meta, dict) else ""))
     # `train-prior --export` writes the flags it was given: the rest are guided-diffusion's defaults
     flags = {**{key: ADM_DEFAULTS[key] for key in ADM_LAYOUT_FLAGS}, **meta["flags"]}
-    prior = adm(checkpoint=path, config=None, device=device, **flags)
+    prior = adm(checkpoint=path, config=None, device=device, dtype=dtype, **flags)
     prior.any_size = True
     prior.meta = meta
     prior.net.configure(**FORWARD.get(torch.device(device).type, FORWARD["cpu"]))

@@ -38,6 +38,13 @@ def denoising_psnr(eps: Callable[[Tensor, Tensor], Tensor], x: Tensor, schedule:
     """Mean PSNR of Tweedie's estimate from ``eps(x_t, t)`` (a noise-prediction network, t a
     (N,) long tensor) on images ``x`` (N, C, H, W) in [-1, 1], per noise level; the noise is
     drawn from ``seed`` (the same draws at every call)."""
+    return {sigma: float(v.mean()) for sigma, v in denoising_psnr_per_image(eps, x, schedule, sigmas, seed).items()}
+
+
+@torch.no_grad()
+def denoising_psnr_per_image(eps: Callable[[Tensor, Tensor], Tensor], x: Tensor, schedule: NoiseSchedule,
+                             sigmas: tuple[float, ...] = VALIDATION_SIGMAS, seed: int = 0) -> dict[float, Tensor]:
+    """:func:`denoising_psnr` per image: {sigma: (N,) PSNR in dB}, for paired comparisons."""
     g = torch.Generator().manual_seed(seed)
     out = {}
     for sigma in sigmas:
@@ -47,7 +54,7 @@ def denoising_psnr(eps: Callable[[Tensor, Tensor], Tensor], x: Tensor, schedule:
         x_t = math.sqrt(a) * x + math.sqrt(1 - a) * noise
         e = eps(x_t, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long))[:, : x.shape[1]]
         x0 = ((x_t - math.sqrt(1 - a) * e) / math.sqrt(a)).clamp(-1, 1)
-        out[sigma] = float(psnr_per_image(x0, x).mean())
+        out[sigma] = psnr_per_image(x0, x)
     return out
 
 
