@@ -65,6 +65,13 @@ def describe(task: str, options: dict) -> str:
     return f"{label} ({', '.join(details)})" if details else label
 
 
+def axis_label(text: str, width: int = 22) -> str:
+    """A figure row's label in lines of at most ``width`` characters (a row is 1.8 inches tall)."""
+    import textwrap
+
+    return textwrap.fill(text, width, break_long_words=False)
+
+
 #: The demo's photographs: two of the shipped held-out benchmark (its id for each short name).
 DEMO_IMAGES = {"chelsea": "skimage-chelsea", "coffee": "skimage-coffee"}
 
@@ -206,7 +213,7 @@ def _write_posterior(panels, names, samples: int, path: Path) -> None:
                 if r == 0:
                     ax.set_title(f"{names[i]}: {label}", fontsize=7)
                 if c == 0 and i == 0:
-                    ax.set_ylabel(task, fontsize=6)
+                    ax.set_ylabel(axis_label(task), fontsize=6)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)

@@ -126,6 +126,19 @@ def test_demo_writes_grid_and_table(tmp_path, tiny_prior):
     assert main(["demo", "--out", str(out), "--steps", "3", "--prior", f"default:{tiny_prior}"]) == 2  # no --force
 
 
+def test_demo_row_labels_fit_their_rows():
+    """The posterior figure's row labels are the tasks' descriptions: wrapped to 22 characters a
+    line, with every word kept (the longest, box inpainting's, was 60 characters on one line)."""
+    from splitdiff.demo import axis_label, demo_tasks, describe
+
+    for task, options in demo_tasks(64).items():
+        text = describe(task, options)
+        label = axis_label(text)
+        assert all(len(line) <= 22 for line in label.splitlines()), label
+        assert label.split() == text.split()
+    assert axis_label("box inpainting (a half-size square hole, placed as DPS does)").count("\n") == 2
+
+
 # --- the command line and its documentation say the same ----------------------------------------
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
