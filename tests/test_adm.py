@@ -307,7 +307,7 @@ def test_fast_forward_options_keep_the_numbers(layout, tmp_path):
         x, t = torch.randn(2, 3, 32, 32), torch.tensor([10, 700])
         exact = sd.priors.build("adm", checkpoint=path, **flags).net.double()(x.double(), t)
         nets = [sd.priors.build("adm", checkpoint=path, **flags).net for _ in _fast_variants()]
-    reference = nets[0](x, t)  # today's forward: einsum, contiguous
+    reference = nets[0].configure(attention="einsum", channels_last=False)(x, t)  # guided-diffusion's forward
     rounding = float((reference.double() - exact).abs().max())
     assert float(exact.abs().max()) > 1e-3 and rounding > 0  # random weights everywhere (no zero-initialised layer)
     for variant, net in zip(_fast_variants(), nets):
@@ -330,6 +330,7 @@ def test_the_shipped_prior_with_every_forward_option(tmp_path):
 
     prior = sd.priors.build("default")
     assert prior.net.channels_last  # the default forward on a CPU (benchmarks.forward)
+    assert sd.priors.build("adm", config="ffhq", random_init=True).net.channels_last  # every ADM prior's
     prior.net.configure(attention="einsum", channels_last=False)  # today's forward, the reference
     x, t = torch.randn(2, 3, 64, 64), torch.tensor([20, 900])
     exact = copy.deepcopy(prior.net).double()(x.double(), t)

@@ -83,6 +83,17 @@ def test_default_prior_quality_runs_and_pairs_by_image(tmp_path, capsys):
     with pytest.raises(SystemExit):  # never overwrites without --force
         default_prior_quality.main(["--size", "32", "--steps", "2", "--samples", "2", "--limit", "1", "--tasks",
                                     "super_resolution", "--tv-strengths", "5", "--out", str(tmp_path)])
+    # --resume keeps the solved task (its rows unchanged, not solved again) and adds the next one
+    solved = (tmp_path / "rows.csv").read_text()
+    args = ["--size", "32", "--steps", "2", "--samples", "2", "--limit", "3", "--tv-strengths", "5", "--out",
+            str(tmp_path), "--resume", "--tasks", "super_resolution", "random_inpainting"]
+    default_prior_quality.main(args)
+    out = capsys.readouterr().out
+    assert "super_resolution: kept from" in out and "| super_resolution | 5 |" in out and "| random_inpainting | 5 |" in out
+    assert (tmp_path / "rows.csv").read_text().startswith(solved)  # the first task's rows, byte for byte
+    assert len(list(csv.DictReader(open(tmp_path / "rows.csv")))) == 18
+    with pytest.raises(SystemExit):  # other settings (steps) cannot resume this run
+        default_prior_quality.main([a if a != "2" else "3" for a in args[:4]] + args[4:])
 
 
 def test_forward_benchmark_runs_each_option(capsys):

@@ -36,6 +36,10 @@ def test_train_resume_export_and_load(tmp_path):
     net = {k[4:]: v for k, v in state["state_dict"].items() if k.startswith("net.")}
     ema = {k[4:]: v for k, v in state["state_dict"].items() if k.startswith("ema.")}
     assert net.keys() == ema.keys() and any(not torch.equal(net[k], ema[k]) for k in net)
+    with pytest.raises(ValueError, match="was trained with focus=0.0"):  # a run resumes with its own recipe
+        train_prior(tmp_path / "run", max_steps=6, batch_size=2, flags=TINY, progress=False, focus=0.5)
+    with pytest.raises(ValueError, match=r"crop_scales=\[0.125, 1.0\]"):
+        train_prior(tmp_path / "run", max_steps=6, batch_size=2, flags=TINY, progress=False, crop_scales=(0.5, 1.0))
     last = train_prior(tmp_path / "run", max_steps=6, batch_size=2, flags=TINY, checkpoint_every=2, progress=False)
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 6  # resumed, not restarted
     weights = export_prior(last, tmp_path / "prior.safetensors")

@@ -245,6 +245,15 @@ def _shown(preset: dict, layout: dict, key: str) -> str:
     return repr(preset[key])
 
 
+#: The forward every ADM prior runs with (``UNetModel.configure``; the same numbers to float32
+#: rounding, ``tests/test_adm.py``), by device type. On a CPU, convolutions on channels_last
+#: memory and einsum attention: 0.85x the time of a contiguous forward for the default prior at
+#: batch 16 (0.96x at 8), 0.72-0.91x for the 256x256 FFHQ network (SDPA: 0.94-1.04x there). On
+#: a GPU, SDPA attention too (flash / memory-efficient kernels; not yet measured here).
+#: ``python -m benchmarks.forward``, ``docs/benchmarks.md``.
+FORWARD = {"cpu": dict(attention="einsum", channels_last=True), "cuda": dict(attention="sdpa", channels_last=True)}
+
+
 class ADMPrior(EpsNetworkPrior):
     """An ADM UNet as a diffusion prior: linear 1000-step schedule, eps = first 3 channels."""
 
@@ -305,6 +314,8 @@ def adm(
     Keys and shapes must match the file exactly, and are checked before any weight is allocated.
     Without a checkpoint the weights would be random: that needs ``random_init=True`` (tests,
     training). ``dtype=torch.float16`` / ``bfloat16`` runs the network in half precision (GPU).
+    The network runs the fastest equivalent forward for ``device`` (:data:`FORWARD`);
+    ``prior.net.configure(attention="einsum", channels_last=False)`` restores guided-diffusion's.
     The file is read without running code from it (``trusted=True`` unpickles it fully; see
     :func:`splitdiff.priors.read_state_dict`).
     """
@@ -324,4 +335,5 @@ def adm(
     else:
         raise ValueError("adm needs checkpoint=PATH (e.g. ffhq_10m.pt); pass random_init=True for random weights")
     net = net.to(device=device, dtype=dtype or torch.float32).eval().requires_grad_(False)
+    net.configure(**FORWARD.get(torch.device(device).type, FORWARD["cpu"]))
     return ADMPrior(net, _flag_bool(f, "learn_sigma"), dtype)

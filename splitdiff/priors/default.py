@@ -13,17 +13,11 @@ from .adm import ADM_DEFAULTS, ADM_LAYOUT_FLAGS, ADMPrior, adm
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "default_prior.safetensors"
 
 
-#: The forward the default prior runs with (``UNetModel.configure``; the same numbers): on a CPU,
-#: convolutions on channels_last memory, 0.85x the time of a contiguous forward at batch 16 and
-#: 0.96x at batch 8, einsum attention (SDPA: 0.96-1.04x there); on a GPU, SDPA attention too
-#: (flash / memory-efficient kernels; not yet measured here). ``python -m benchmarks.forward``.
-FORWARD = {"cpu": dict(attention="einsum", channels_last=True), "cuda": dict(attention="sdpa", channels_last=True)}
-
 
 def default_prior(device: str | torch.device = "cpu", weights: str | Path | None = None,
                   dtype: torch.dtype | None = None) -> ADMPrior:
     """The default pixel prior (3 channels, trained at 64x64; any side that is a multiple of 8),
-    with the fastest equivalent forward for ``device`` (:data:`FORWARD`). ``dtype``
+    with the fastest equivalent forward for ``device`` (``adm.FORWARD``). ``dtype``
     (``torch.bfloat16`` / ``float16``, for GPUs) runs the network in that precision, as for
     any ADM prior (``priors.adm``)."""
     path = Path(weights) if weights else WEIGHTS
@@ -46,5 +40,4 @@ def default_prior(device: str | torch.device = "cpu", weights: str | Path | None
     prior = adm(checkpoint=path, config=None, device=device, dtype=dtype, **flags)
     prior.any_size = True
     prior.meta = meta
-    prior.net.configure(**FORWARD.get(torch.device(device).type, FORWARD["cpu"]))
     return prior

@@ -130,7 +130,8 @@ class RandomCrops(Dataset):
         image = self.images[int(torch.randint(len(self.images), (1,), generator=g))]
         h, w = image.shape[-2:]
         largest = min(h, w) / self.size
-        scale = math.exp(float(torch.empty(1).uniform_(math.log(self.min_scale), math.log(self.max_scale), generator=g)))
+        log_scale = torch.empty(1).uniform_(math.log(self.min_scale), math.log(self.max_scale), generator=g)
+        scale = math.exp(float(log_scale))
         side = int(round(self.size / max(scale, 1 / largest)))
         top = int(torch.randint(h - side + 1, (1,), generator=g))
         left = int(torch.randint(w - side + 1, (1,), generator=g))

@@ -61,8 +61,9 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
             raise ValueError(f"{folder} exists and is not a folder of its own (a link or a file); remove it")
     # files are checked before Lightning starts (and logs), so a bad one is a single clear error
+    run_recipe = {"focus": focus, "focus_below": focus_below, "crop_scales": list(crop_scales)}
     if last.exists() and not trust_checkpoint:
-        _check_resumable(last, flags)
+        _check_resumable(last, flags, run_recipe)
     weights = read_state_dict(init) if init is not None and not last.exists() else None
     lineage = _lineage(init) if init is not None else None
     L.seed_everything(seed, workers=True)
@@ -107,9 +108,11 @@ def _lineage(init: str | Path) -> dict:
     return out
 
 
-def _check_resumable(last: Path, flags: dict) -> None:
+def _check_resumable(last: Path, flags: dict, recipe: dict | None = None) -> None:
     """A checkpoint to resume holds only what train-prior writes (tensors and plain values):
-    anything else was not written by it, and is refused before Lightning reads the file."""
+    anything else was not written by it, and is refused before Lightning reads the file. A run
+    resumes with its own recipe (``recipe``: focus, focus_below, crop_scales; a checkpoint from
+    before they were recorded had the defaults), so an export never records one it half used."""
     from ..priors.checkpoint import CheckpointError, check_state, safe_load
 
     try:
@@ -123,6 +126,13 @@ def _check_resumable(last: Path, flags: dict) -> None:
     if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict) \
             or "pytorch-lightning_version" not in state:
         raise CheckpointError(f"{last} is not a Lightning checkpoint of splitdiff train-prior; remove it to start afresh")
+    hparams = state.get("hyper_parameters") or {}
+    before = {"focus": hparams.get("focus", 0.0), "focus_below": hparams.get("focus_below", 250),
+              "crop_scales": list((hparams.get("recipe") or {}).get("crop_scales", CROP_SCALES))}
+    changed = [k for k in before if recipe is not None and before[k] != recipe[k]]
+    if changed:
+        raise ValueError(f"{last} was trained with {', '.join(f'{k}={before[k]}' for k in changed)}; resume it with "
+                         "the same settings, or start a new --out")
     with torch.device("meta"):  # the run's layout, without weights
         model = DiffusionTraining(flags)
     check_state(model, state["state_dict"], f"{last} (resumed with these --flag settings)")
