@@ -56,9 +56,17 @@ def tiny_checkpoint(tmp_path):
     return net, path
 
 
+def guided_forward(prior):
+    """``prior`` with guided-diffusion's own forward (einsum attention, contiguous memory)."""
+    prior.net.configure(attention="einsum", channels_last=False)
+    return prior
+
+
 def test_tiny_checkpoint_round_trip(tiny_checkpoint, tmp_path):
     net, path = tiny_checkpoint
-    prior = sd.priors.build("adm", checkpoint=path, **TINY)
+    # guided-diffusion's own forward: this test is about the weights and keys (the faster forward
+    # options, on by default, are compared with it in test_fast_forward_options_keep_the_numbers)
+    prior = guided_forward(sd.priors.build("adm", checkpoint=path, **TINY))
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     t = torch.tensor([10, 700])
     with torch.no_grad():
@@ -69,7 +77,7 @@ def test_tiny_checkpoint_round_trip(tiny_checkpoint, tmp_path):
 
     st_path = tmp_path / "tiny_adm.safetensors"
     save_file(net.state_dict(), str(st_path))
-    assert same(sd.priors.build("adm", checkpoint=st_path, **TINY).eps(x, t), expected)
+    assert same(guided_forward(sd.priors.build("adm", checkpoint=st_path, **TINY)).eps(x, t), expected)
 
 
 def test_learned_sigma_channels_are_split(tiny_checkpoint):
@@ -138,7 +146,7 @@ def test_every_guided_diffusion_flag_is_accepted(tiny_checkpoint):
     flags = {**GUIDED_DIFFUSION_DEFAULTS, **TINY, "use_checkpoint": True, "use_fp16": True, "dropout": 0.1,
              "timestep_respacing": "ddim50", "use_kl": True, "rescale_timesteps": True,
              "rescale_learned_sigmas": True}
-    prior = sd.priors.build("adm", checkpoint=path, **flags)
+    prior = guided_forward(sd.priors.build("adm", checkpoint=path, **flags))
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert same(prior.eps(x, 400), net(x, torch.tensor([400]))[:, :3])
