@@ -37,7 +37,7 @@ def test_speed_runs(capsys, monkeypatch):
         assert f"| {mode} |" in out
     assert "| 2 |" in out  # the batch-2 throughput row
     # the network in bfloat16 (the GPU session's rows), only the solvers asked for (ddiff always)
-    speed.main(["--nfe", "2", "--repeats", "1", "--batch", "1", "--device", "cpu", "--dtype", "bfloat16",
+    speed.main(["--nfe", "1", "--repeats", "1", "--batch", "1", "--device", "cpu", "--dtype", "bfloat16",
                 "--modes", "dps"])
     out = capsys.readouterr().out
     assert "(bfloat16)" in out and "| dps |" in out and "| ddiff |" in out and "| daps |" not in out
