@@ -199,9 +199,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     text = table(rows, strengths, args.samples)
     print(text)
-    if out is not None:
-        (out / "rows.csv").write_text(to_csv(rows))
-        (out / "tuning.csv").write_text(to_csv(sweeps))
+    if out is not None:  # rows.csv and tuning.csv were written after each task
         (out / "table.md").write_text(text)
 
 

@@ -31,11 +31,9 @@ import sys
 import torch
 
 from benchmarks.ddiff_step import measure
+from benchmarks.forward import DTYPES
 
 MODES = ("forward", "ddiff", "dps", "daps")
-
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def _prior(name: str, device: str, dtype: str = "float32"):

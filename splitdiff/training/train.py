@@ -87,7 +87,9 @@ def train_prior(out: str | Path, max_steps: int = TRAIN_STEPS, batch_size: int =
                         enable_progress_bar=progress, enable_model_summary=False, deterministic=False)
     trainer.fit(model, datamodule=data, ckpt_path=str(last) if last.exists() else None,
                 weights_only=not trust_checkpoint)
-    trainer.save_checkpoint(last, weights_only=False)  # the full state, to resume (said, so Lightning does not log it)
+    # writes (never reads) the checkpoint; weights_only=False here means "with the optimizer state",
+    # so that the run can resume (said explicitly, so Lightning does not log it)
+    trainer.save_checkpoint(last, weights_only=False)
     return last
 
 
