@@ -22,7 +22,9 @@ evaluation configs' TV baseline). Prints the acceptance table; ``--out`` also wr
 image), ``tuning.csv`` and ``table.md``, after every task. ``--resume`` continues an
 interrupted run in ``--out`` (the paper's 1,000 steps take hours per task on a CPU): the tasks
 already in ``rows.csv`` are kept, not solved again, and the run's settings (``settings.json``)
-must be the same.
+must be the same. Within a task, each sample (one solve of the images) is kept in
+``draws-TASK.safetensors`` with the generator's state, so a resumed task goes on at the next
+sample with the same draws as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 import splitdiff as sd
 from splitdiff.demo import demo_tasks
@@ -111,6 +114,29 @@ def table(rows: list[dict], strengths: dict[str, float], samples: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def draw(solver, y: torch.Tensor, samples: int, store: Path | None, resume: bool) -> torch.Tensor:
+    """``solver.sample(y, samples, seed 0, chunk=N)``: sample j is one solve of the N images, all
+    from one generator, so the draws are those of ``sample``. Each sample is kept in ``store`` (a
+    safetensors file: the samples so far and the generator's state); with ``resume`` an interrupted
+    task goes on from there. Returns (samples, N, C, H, W)."""
+    generator, drawn = torch.Generator().manual_seed(0), []
+    if resume and store is not None and store.exists():
+        kept = load_file(store)
+        drawn, state = list(kept["draws"]), kept["generator"]
+        if len(drawn) > samples or drawn[0].shape[0] != y.shape[0]:
+            raise ValueError(f"{store} holds {len(drawn)} samples of {drawn[0].shape[0]} images; "
+                             f"this run draws {samples} of {y.shape[0]}")
+        generator.set_state(state)
+        print(f"  {store.name}: kept {len(drawn)} of {samples} samples", flush=True)
+    while len(drawn) < samples:
+        drawn.append(solver.sample(y, 1, generator=generator)[0])
+        if store is not None:
+            part = store.with_name(store.name + ".part")  # a run killed while writing keeps the last file
+            save_file({"draws": torch.stack(drawn).contiguous(), "generator": generator.get_state()}, part)
+            part.replace(store)
+    return torch.stack(drawn)
+
+
 def read_run(out: Path) -> tuple[list[dict], list[dict]]:
     """The rows and the TV sweeps an earlier run wrote in ``out`` (``rows.csv``, ``tuning.csv``)."""
     def load(name: str) -> list[dict]:
@@ -128,7 +154,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--samples", type=int, default=8)
-    parser.add_argument("--chunk", type=int, default=24, help="images per solve when drawing samples")
     parser.add_argument("--limit", type=int, default=None, help="the first N held-out images only")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(demo_tasks()))
     parser.add_argument("--tune-only", action="store_true",
@@ -147,12 +172,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.resume and (out is None or args.force or args.tune_only):
         parser.exit(2, "error: --resume needs --out, and neither --force nor --tune-only\n")
     if out is not None:
-        taken = [p for p in (out / n for n in ("rows.csv", "tuning.csv", "table.md", "settings.json")) if p.exists()]
-        if args.resume and (out / "rows.csv").exists():
+        names_out = ("rows.csv", "tuning.csv", "table.md", "settings.json", *(f"draws-{t}.safetensors" for t in args.tasks))
+        taken = [p for p in (out / n for n in names_out) if p.exists()]
+        if args.resume and (out / "settings.json").exists():
             before = json.loads((out / "settings.json").read_text()) if (out / "settings.json").exists() else None
             if before != settings:
                 parser.exit(2, f"error: {out} holds a run with other settings ({before}); --resume needs the same\n")
-            done_rows, done_sweeps = read_run(out)
+            if (out / "rows.csv").exists():
+                done_rows, done_sweeps = read_run(out)
         elif taken and not args.force and not args.resume:
             parser.exit(2, f"error: {taken[0]} exists; pass --force to overwrite or --resume to continue\n")
         out.mkdir(parents=True, exist_ok=True)
@@ -186,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
         tv = sd.algorithms.build("pnp-admm", prior=sd.priors.build("tv", strength=strengths[task]), operator=op)
         rows += rows_for(task, TV, names, scores(tv.solve(y), x), args.size)
         solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=args.steps)
-        draws = solver.sample(y, args.samples, generator=torch.Generator().manual_seed(0), chunk=args.chunk)
+        store = out / f"draws-{task}.safetensors" if out is not None else None
+        draws = draw(solver, y, args.samples, store, args.resume)
         rows += rows_for(task, "ddiff-sample", names, scores(draws[0], x), args.size)
         rows += rows_for(task, f"ddiff-mean-{args.samples}", names, scores(draws.mean(0), x), args.size)
         print(f"{task}: TV strength {strengths[task]:g}; {time.perf_counter() - start:.0f} s", flush=True)
