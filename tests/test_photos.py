@@ -233,13 +233,20 @@ def test_an_evaluation_config_reads_the_shipped_benchmark():
         return parse_config({"name": "t", "data": data, "prior": "default", "tasks": {"super_resolution": {}},
                              "methods": {"ddiff": {}}})
 
-    c = config({"heldout": True, "convention": "resize", "size": 64})
+    c = config({"heldout": True, "size": 64})
     names = list_images(c.data)
     assert names == [p.id for p in ph.photos("test")]
     x = load_ground_truth(c.data, "skimage-chelsea")
-    assert x.shape == (1, 3, 64, 64)
-    reference = ph.heldout_images(64)[1][names.index("skimage-chelsea")]  # Lanczos there, antialiased bilinear here
-    assert float((x[0] - reference).abs().mean()) < 0.02
+    # the benchmark's pixels at 64: the shipped 256x256 PNG resized by PIL's Lanczos, 8 bits,
+    # the same as heldout_images (demo, benchmarks): one image set under one name
+    with Image.open(ph.HELDOUT_DIR / "skimage-chelsea.png") as image:
+        lanczos = torch.from_numpy(np.array(image.convert("RGB").resize((64, 64), Image.Resampling.LANCZOS)))
+    assert torch.equal(((x[0].permute(1, 2, 0) + 1) * 127.5).round().byte(), lanczos)
+    assert torch.equal(x[0], ph.heldout_images(64)[1][names.index("skimage-chelsea")])
+    with pytest.raises(ValueError, match="data.convention: the held-out benchmark"):
+        config({"heldout": True, "convention": "resize", "size": 64})
+    with pytest.raises(ValueError, match="at most 256 for the held-out benchmark"):
+        config({"heldout": True, "size": 512})
     # the fingerprint names the benchmark, not the install path
     from splitdiff.evaluation.config import Item
 

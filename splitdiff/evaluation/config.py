@@ -10,6 +10,7 @@ A config is a YAML file (or a dict)::
       size: 256
       limit: 100                 #   the first N images in name order (optional)
     # data: {skimage: [chelsea, coffee], size: 64}   ... or scikit-image's photographs
+    # data: {heldout: true, size: 64}   ... or the shipped benchmark (splitdiff.photos.heldout_image)
     prior: adm:ckpt/ffhq_10m.pt:ffhq   # as for `splitdiff solve --prior`
     seed: 0
     layout: table1               # table1 (task x method per dataset) | table2 (variant x task)
@@ -112,7 +113,8 @@ class DataSpec:
     convention: str
     size: int
     limit: int | None
-    #: The held-out benchmark shipped with splitdiff (``splitdiff.photos``): ``folder`` is its folder.
+    #: The held-out benchmark shipped with splitdiff (``splitdiff.photos``): ``folder`` is its folder
+    #: and ``convention`` is 'heldout' (``photos.heldout_image``: Lanczos from the shipped 256x256).
     heldout: bool = False
 
 
@@ -278,18 +280,23 @@ def _data(d: dict, base: Path) -> DataSpec:
     if "heldout" in d:
         if d["heldout"] is not True:
             _fail("data.heldout", f"expected true (the shipped benchmark), got {d['heldout']!r}")
+        if "convention" in d:  # one set of pixels under one name: photos.heldout_image's
+            _fail("data.convention", "the held-out benchmark has its own (the shipped 256x256 squares, resized "
+                                     "with Lanczos as splitdiff.photos.heldout_image); remove 'convention'")
         from ..photos import HELDOUT_DIR
 
         folder = HELDOUT_DIR
     if "folder" in d:
         folder = Path(_string(d["folder"], "data.folder")).expanduser()
         folder = folder if folder.is_absolute() else base / folder
-    convention = d.get("convention", "ffhq")
-    if convention not in CONVENTIONS:
+    convention = "heldout" if "heldout" in d else d.get("convention", "ffhq")
+    if convention not in (*CONVENTIONS, "heldout"):
         _fail("data.convention", f"expected one of {CONVENTIONS}, got {convention!r}")
     size = _int_at_least(d.get("size", 256), 8, "data.size")
     if size > MAX_SIZE:  # checked before any image of that size is allocated
         _fail("data.size", f"expected at most {MAX_SIZE} (the paper's images are 256), got {size}")
+    if "heldout" in d and size > 256:
+        _fail("data.size", f"expected at most 256 for the held-out benchmark (its shipped size), got {size}")
     limit = d.get("limit")
     if limit is not None:
         _int_at_least(limit, 1, "data.limit")

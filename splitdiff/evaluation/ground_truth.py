@@ -106,6 +106,10 @@ def crop(x: Tensor, convention: str, size: int) -> Tensor:
 
 def load_ground_truth(data: DataSpec, name: str) -> Tensor:
     """The image ``name`` as (1, 3, size, size) in [-1, 1]; ValueError if unreadable or too small."""
+    if data.heldout:
+        from ..photos import heldout_image
+
+        return heldout_image(name, data.size, data.folder)
     if data.folder is None:
         from .images import load_skimage
 

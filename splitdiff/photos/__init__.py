@@ -6,9 +6,9 @@ benchmark shipped with the package (:func:`heldout_images`).
 """
 
 from .corpus import MANIFEST, SPLITS, Photo, apt_download, attribution, fetch, manifest, packages, photos
-from .heldout import HELDOUT_DIR, HELDOUT_SIZE, build_heldout, heldout_images, square_crop
+from .heldout import HELDOUT_DIR, HELDOUT_SIZE, build_heldout, heldout_image, heldout_images, square_crop
 
 __all__ = [
     "MANIFEST", "SPLITS", "Photo", "manifest", "photos", "packages", "fetch", "apt_download", "attribution",
-    "HELDOUT_DIR", "HELDOUT_SIZE", "heldout_images", "build_heldout", "square_crop",
+    "HELDOUT_DIR", "HELDOUT_SIZE", "heldout_image", "heldout_images", "build_heldout", "square_crop",
 ]

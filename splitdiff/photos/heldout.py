@@ -61,28 +61,33 @@ def build_heldout(corpus: str | Path, out: str | Path = HELDOUT_DIR) -> Path:
     return out
 
 
-def heldout_images(size: int = HELDOUT_SIZE, folder: str | Path = HELDOUT_DIR) -> tuple[list[str], Tensor]:
-    """The held-out benchmark: (ids, images (N, 3, size, size) float32 in [-1, 1]), N >= 24.
+def heldout_image(photo_id: str, size: int = HELDOUT_SIZE, folder: str | Path = HELDOUT_DIR) -> Tensor:
+    """One held-out photograph (its manifest ``id``) as (1, 3, size, size) float32 in [-1, 1]:
+    the shipped 256x256 PNG, resized to ``size`` <= 256 with Lanczos (as ``square_crop``), in 8 bits.
 
-    ``size`` <= 256: the shipped 256x256 images resized with Lanczos (as ``square_crop``)."""
+    The one definition of the benchmark's pixels at a size: ``heldout_images`` (demo, benchmarks)
+    and ``splitdiff evaluate`` with ``data: {heldout: true}`` both read it."""
     from PIL import Image
 
     if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= HELDOUT_SIZE:
         raise ValueError(f"size must be an int in [8, {HELDOUT_SIZE}], got {size!r}")
     from ..evaluation.images import as_image
 
-    ids, images = [], []
-    for photo in photos("test"):
-        path = Path(folder) / f"{photo.id}.png"
-        if not path.is_file():
-            raise ValueError(f"the held-out image {path} is missing from the package; reinstall splitdiff")
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            if size != HELDOUT_SIZE:
-                image = image.resize((size, size), Image.Resampling.LANCZOS)
-            images.append(as_image(image))
-        ids.append(photo.id)
-    return ids, torch.cat(images)
+    path = Path(folder) / f"{photo_id}.png"
+    if not path.is_file():
+        raise ValueError(f"the held-out image {path} is missing from the package; reinstall splitdiff")
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        if size != HELDOUT_SIZE:
+            image = image.resize((size, size), Image.Resampling.LANCZOS)
+        return as_image(image)
 
 
-__all__ = ["HELDOUT_DIR", "HELDOUT_SIZE", "square_crop", "build_heldout", "heldout_images"]
+def heldout_images(size: int = HELDOUT_SIZE, folder: str | Path = HELDOUT_DIR) -> tuple[list[str], Tensor]:
+    """The held-out benchmark: (ids, images (N, 3, size, size) float32 in [-1, 1]), N >= 24, in
+    the manifest's order; each image is ``heldout_image(id, size)``."""
+    ids = [photo.id for photo in photos("test")]
+    return ids, torch.cat([heldout_image(i, size, folder) for i in ids])
+
+
+__all__ = ["HELDOUT_DIR", "HELDOUT_SIZE", "square_crop", "build_heldout", "heldout_image", "heldout_images"]
