@@ -137,6 +137,21 @@ def test_tv_prox_duality_gap(seed, lam):
     assert float(primal - dual) >= -1e-9
 
 
+@settings(max_examples=20)
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(0, 1000))
+def test_tv_divergence_is_the_negative_adjoint_of_the_gradient(h, w, seed):
+    """<grad x, p> = -<x, div p> for every size (1-pixel sides included); the differences are
+    forward ones with a zero last difference, written out on a 1x3 row."""
+    g = torch.Generator().manual_seed(seed)
+    x, ph, pw = (torch.randn(2, 3, h, w, generator=g, dtype=torch.float64) for _ in range(3))
+    gh, gw = sd.priors.classical._grad(x)
+    inner = float((gh * ph).sum() + (gw * pw).sum())
+    assert inner == pytest.approx(-float((x * sd.priors.classical._div(ph, pw)).sum()), rel=1e-12, abs=1e-12)
+    row = torch.tensor([[[[1.0, 4.0, 9.0]]]])
+    assert sd.priors.classical._grad(row)[1].flatten().tolist() == [3.0, 5.0, 0.0]
+    assert sd.priors.classical._div(torch.zeros(1, 1, 1, 3), row).flatten().tolist() == [1.0, 3.0, -4.0]
+
+
 def test_tv_denoiser_keeps_constants_and_reduces_tv():
     tv = TotalVariation(strength=20.0)
     const = torch.full((1, 3, 8, 8), 0.25, dtype=torch.float64)

@@ -4,6 +4,7 @@ soft-thresholding, and an empirical Wiener filter. All take (N, C, H, W) and a n
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..validation import check_positive, check_positive_int
@@ -12,23 +13,16 @@ from .base import Prior
 
 def _grad(x: Tensor) -> tuple[Tensor, Tensor]:
     """Forward differences with a zero last difference (Neumann boundary)."""
-    gh = torch.zeros_like(x)
-    gw = torch.zeros_like(x)
-    gh[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
-    gw[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
+    gh = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
+    gw = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1))
     return gh, gw
 
 
 def _div(ph: Tensor, pw: Tensor) -> Tensor:
-    """Discrete divergence, the negative adjoint of ``_grad``."""
-    d = torch.zeros_like(ph)
-    d[..., 0, :] += ph[..., 0, :]
-    d[..., 1:-1, :] += ph[..., 1:-1, :] - ph[..., :-2, :]
-    d[..., -1, :] -= ph[..., -2, :]
-    d[..., :, 0] += pw[..., :, 0]
-    d[..., :, 1:-1] += pw[..., :, 1:-1] - pw[..., :, :-2]
-    d[..., :, -1] -= pw[..., :, -2]
-    return d
+    """Discrete divergence, the negative adjoint of ``_grad``: ``d_i = p_i - p_{i-1}`` along each
+    axis with ``p_{-1} = p_{last} = 0``."""
+    h, w = ph[..., :-1, :], pw[..., :, :-1]
+    return F.pad(h, (0, 0, 0, 1)) - F.pad(h, (0, 0, 1, 0)) + (F.pad(w, (0, 1)) - F.pad(w, (1, 0)))
 
 
 def total_variation(x: Tensor) -> Tensor:
@@ -48,13 +42,14 @@ def tv_prox(v: Tensor, lam: float | Tensor, iterations: int = 200, tol: float = 
     ph = torch.zeros_like(v)
     pw = torch.zeros_like(v)
     tau = 0.125
+    scaled = v / lam_t
     for _ in range(iterations):
-        gh, gw = _grad(_div(ph, pw) - v / lam_t)
-        norm = 1 + tau * torch.sqrt(gh**2 + gw**2)
-        new_h, new_w = (ph + tau * gh) / norm, (pw + tau * gw) / norm
-        change = max(float((new_h - ph).abs().max()), float((new_w - pw).abs().max()))
+        gh, gw = _grad(_div(ph, pw) - scaled)
+        norm = torch.hypot(gh, gw).mul_(tau).add_(1)
+        new_h, new_w = torch.add(ph, gh, alpha=tau).div_(norm), torch.add(pw, gw, alpha=tau).div_(norm)
+        change = torch.maximum((new_h - ph).abs_().amax(), (new_w - pw).abs_().amax())
         ph, pw = new_h, new_w
-        if change < tol:
+        if change.item() < tol:
             break
     return v - lam_t * _div(ph, pw), ph, pw
 
