@@ -129,7 +129,9 @@ def draw(solver, y: torch.Tensor, samples: int, store: Path | None, resume: bool
         generator.set_state(state)
         print(f"  {store.name}: kept {len(drawn)} of {samples} samples", flush=True)
     while len(drawn) < samples:
+        start = time.perf_counter()
         drawn.append(solver.sample(y, 1, generator=generator)[0])
+        print(f"  sample {len(drawn)} of {samples}: {time.perf_counter() - start:.0f} s", flush=True)
         if store is not None:
             part = store.with_name(store.name + ".part")  # a run killed while writing keeps the last file
             save_file({"draws": torch.stack(drawn).contiguous(), "generator": generator.get_state()}, part)
