@@ -11,20 +11,23 @@ Tasks at ``--size`` pixels, sigma_y = 0.05 (the demo's): super-resolution x4, Ga
    a fetched corpus's ``train/``, e.g. ``splitdiff photos fetch /tmp/corpus``; without it, the
    corpus's scikit-image training photographs). No held-out image is seen.
 2. **On the shipped held-out benchmark** (24 photographs): DDiff with the Appendix H defaults
-   (scaled to the size by ``ddiff``) draws ``--samples`` samples per image in one batched loop
-   (``solver.sample``); it is scored as one sample (the first) and as the mean of the samples
-   (the MMSE estimate). TV-PnP-ADMM runs with the tuned strength.
+   (scaled to the size by ``ddiff``) draws ``--samples`` samples per image
+   (``solver.sample(y, k, chunk=N)``: one batched solve of the N images per sample); it is
+   scored as one sample (the first) and as the mean of the samples (the MMSE estimate).
+   TV-PnP-ADMM runs with the tuned strength.
 3. **Paired differences**, image by image, with 95% Student-t intervals
    (``splitdiff.evaluation.tables.paired``): each DDiff estimate minus TV.
 
 ``--tune-only --tasks ...`` stops after step 1 (for any demo task: the strengths of the small
-evaluation configs' TV baseline). Prints the acceptance table; ``--out`` also writes ``rows.csv`` (one row per task, estimate and
-image), ``tuning.csv`` and ``table.md``, after every task. ``--resume`` continues an
-interrupted run in ``--out`` (the paper's 1,000 steps take hours per task on a CPU): the tasks
-already in ``rows.csv`` are kept, not solved again, and the run's settings (``settings.json``)
-must be the same. Within a task, each sample (one solve of the images) is kept in
-``draws-TASK.safetensors`` with the generator's state, so a resumed task goes on at the next
-sample with the same draws as an uninterrupted run.
+evaluation configs' TV baseline). Prints the acceptance table; ``--out`` also writes
+``settings.json``, ``rows.csv`` (one row per task, estimate and image) and ``tuning.csv`` after
+every task, ``table.md`` at the end, and keeps each task's samples in ``draws-TASK.safetensors``
+(k x N x 3 x size x size float32 with the generator's state: 9.4 MB per task at 64x64), all
+written atomically. ``--force`` removes an earlier run's files first. ``--resume`` continues an
+interrupted run in ``--out`` (the paper's 1,000 steps take hours per task on a CPU): the run's
+settings (``settings.json``) must be the same; the tasks already in ``rows.csv`` are kept, not
+solved again, and a task interrupted between samples goes on at the next sample, with the same
+draws as an uninterrupted run (each draws file records the settings, task and images it is for).
 """
 
 from __future__ import annotations
@@ -37,13 +40,15 @@ import warnings
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 import splitdiff as sd
 from splitdiff.demo import demo_tasks
 from splitdiff.evaluation import lpips_distance, psnr, ssim
 from splitdiff.evaluation.images import load_skimage, square_resize
 from splitdiff.evaluation.tables import mean_ci, paired, to_csv
+from splitdiff.files import atomic_write, write_text
 from splitdiff.photos import heldout_images, photos
 
 TASKS = ("super_resolution", "gaussian_blur", "random_inpainting")
@@ -114,28 +119,28 @@ def table(rows: list[dict], strengths: dict[str, float], samples: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def draw(solver, y: torch.Tensor, samples: int, store: Path | None, resume: bool) -> torch.Tensor:
+def draw(solver, y: torch.Tensor, samples: int, store: Path | None, resume: bool, key: dict) -> torch.Tensor:
     """``solver.sample(y, samples, seed 0, chunk=N)``: sample j is one solve of the N images, all
     from one generator, so the draws are those of ``sample``. Each sample is kept in ``store`` (a
-    safetensors file: the samples so far and the generator's state); with ``resume`` an interrupted
-    task goes on from there. Returns (samples, N, C, H, W)."""
-    generator, drawn = torch.Generator().manual_seed(0), []
+    safetensors file: the samples so far, the generator's state, and ``key`` as metadata: the run's
+    settings, task and images); with ``resume`` an interrupted task goes on from there. A kept
+    file for another ``key`` is a ValueError. Returns (samples, N, C, H, W)."""
+    generator, drawn, tag = torch.Generator().manual_seed(0), [], json.dumps(key, sort_keys=True)
     if resume and store is not None and store.exists():
-        kept = load_file(store)
-        drawn, state = list(kept["draws"]), kept["generator"]
-        if len(drawn) > samples or drawn[0].shape[0] != y.shape[0]:
-            raise ValueError(f"{store} holds {len(drawn)} samples of {drawn[0].shape[0]} images; "
-                             f"this run draws {samples} of {y.shape[0]}")
+        with safe_open(store, framework="pt") as f:
+            if (f.metadata() or {}).get("key") != tag:
+                raise ValueError(f"{store} holds samples of another run ({(f.metadata() or {}).get('key')}); "
+                                 "remove it or use another --out")
+            drawn, state = list(f.get_tensor("draws")), f.get_tensor("generator")
         generator.set_state(state)
         print(f"  {store.name}: kept {len(drawn)} of {samples} samples", flush=True)
     while len(drawn) < samples:
         start = time.perf_counter()
         drawn.append(solver.sample(y, 1, generator=generator)[0])
         print(f"  sample {len(drawn)} of {samples}: {time.perf_counter() - start:.0f} s", flush=True)
-        if store is not None:
-            part = store.with_name(store.name + ".part")  # a run killed while writing keeps the last file
-            save_file({"draws": torch.stack(drawn).contiguous(), "generator": generator.get_state()}, part)
-            part.replace(store)
+        if store is not None:  # atomically: a run killed while writing keeps the last file
+            tensors = {"draws": torch.stack(drawn).contiguous(), "generator": generator.get_state()}
+            atomic_write(store, lambda path: save_file(tensors, path, metadata={"key": tag}))
     return torch.stack(drawn)
 
 
@@ -163,8 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tv-strengths", type=float, nargs="+", default=list(TV_STRENGTHS))
     parser.add_argument("--tune-images", default=None, help="a corpus's train/ folder (default: scikit-image's)")
     parser.add_argument("--weights", default=None, help="prior weights (default: the shipped ones)")
-    parser.add_argument("--out", default=None, help="write rows.csv, tuning.csv and table.md here")
-    parser.add_argument("--force", action="store_true", help="overwrite files in --out")
+    parser.add_argument("--out", default=None,
+                        help="write settings.json, rows.csv, tuning.csv, table.md and draws-TASK.safetensors here")
+    parser.add_argument("--force", action="store_true", help="remove an earlier run's files in --out first")
     parser.add_argument("--resume", action="store_true", help="keep the tasks already in --out, solve the rest")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else None
@@ -174,9 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.resume and (out is None or args.force or args.tune_only):
         parser.exit(2, "error: --resume needs --out, and neither --force nor --tune-only\n")
     if out is not None:
-        names_out = ("rows.csv", "tuning.csv", "table.md", "settings.json", *(f"draws-{t}.safetensors" for t in args.tasks))
-        taken = [p for p in (out / n for n in names_out) if p.exists()]
-        if args.resume and (out / "settings.json").exists():
+        taken = sorted(out.glob("draws-*.safetensors")) + [
+            p for p in (out / n for n in ("rows.csv", "tuning.csv", "table.md", "settings.json")) if p.exists()]
+        if args.resume and taken:
             before = json.loads((out / "settings.json").read_text()) if (out / "settings.json").exists() else None
             if before != settings:
                 parser.exit(2, f"error: {out} holds a run with other settings ({before}); --resume needs the same\n")
@@ -184,8 +190,11 @@ def main(argv: list[str] | None = None) -> None:
                 done_rows, done_sweeps = read_run(out)
         elif taken and not args.force and not args.resume:
             parser.exit(2, f"error: {taken[0]} exists; pass --force to overwrite or --resume to continue\n")
+        elif taken:  # --force: nothing of the earlier run is kept (its samples would be resumed)
+            for path in taken:
+                path.unlink()
         out.mkdir(parents=True, exist_ok=True)
-        (out / "settings.json").write_text(json.dumps(settings))
+        write_text(out / "settings.json", json.dumps(settings))
     warnings.simplefilter("ignore", UserWarning)  # the short-solve warning of Appendix H's steps
     prior = sd.priors.default_prior(weights=args.weights)
     tune_names, x_tune = tuning_images(args.size, args.tune_images)
@@ -216,21 +225,25 @@ def main(argv: list[str] | None = None) -> None:
         rows += rows_for(task, TV, names, scores(tv.solve(y), x), args.size)
         solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=args.steps)
         store = out / f"draws-{task}.safetensors" if out is not None else None
-        draws = draw(solver, y, args.samples, store, args.resume)
+        try:
+            draws = draw(solver, y, args.samples, store, args.resume, {"settings": settings, "task": task,
+                                                                         "images": names})
+        except ValueError as e:
+            parser.exit(2, f"error: {e}\n")
         rows += rows_for(task, "ddiff-sample", names, scores(draws[0], x), args.size)
         rows += rows_for(task, f"ddiff-mean-{args.samples}", names, scores(draws.mean(0), x), args.size)
         print(f"{task}: TV strength {strengths[task]:g}; {time.perf_counter() - start:.0f} s", flush=True)
         if out is not None:  # after every task: an interrupted run keeps what it solved (--resume)
-            (out / "rows.csv").write_text(to_csv(rows))
-            (out / "tuning.csv").write_text(to_csv(sweeps))
+            write_text(out / "rows.csv", to_csv(rows))
+            write_text(out / "tuning.csv", to_csv(sweeps))
     if args.tune_only:
         if out is not None:
-            (out / "tuning.csv").write_text(to_csv(sweeps))
+            write_text(out / "tuning.csv", to_csv(sweeps))
         return
     text = table(rows, strengths, args.samples)
     print(text)
     if out is not None:  # rows.csv and tuning.csv were written after each task
-        (out / "table.md").write_text(text)
+        write_text(out / "table.md", text)
 
 
 if __name__ == "__main__":

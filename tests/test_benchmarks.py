@@ -94,14 +94,24 @@ def test_default_prior_quality_runs_and_pairs_by_image(tmp_path, capsys):
     assert "super_resolution: kept from" in out and "| super_resolution | 5 |" in out and "| random_inpainting | 5 |" in out
     assert (tmp_path / "rows.csv").read_text().startswith(solved)  # the first task's rows, byte for byte
     assert len(list(csv.DictReader(open(tmp_path / "rows.csv")))) == 18
+    assert sorted(p.name for p in tmp_path.glob("draws-*")) == ["draws-random_inpainting.safetensors",
+                                                                 "draws-super_resolution.safetensors"]
     with pytest.raises(SystemExit):  # other settings (steps) cannot resume this run
         default_prior_quality.main([a if a != "2" else "3" for a in args[:4]] + args[4:])
+    # --force starts afresh: the earlier run's samples are removed, not resumed by a later --resume
+    default_prior_quality.main(["--size", "32", "--limit", "3", "--tasks", "random_inpainting", "--tv-strengths",
+                                "5", "--out", str(tmp_path), "--force", "--tune-only"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json", "tuning.csv"]
+    (tmp_path / "settings.json").unlink()  # files without their settings cannot be resumed
+    with pytest.raises(SystemExit):
+        default_prior_quality.main(args)
 
 
 @pytest.mark.filterwarnings("ignore:these step sizes")
 def test_default_prior_quality_draws_are_samples_and_resume_at_the_next_sample(tmp_path):
     """Each sample is kept as it is drawn: the draws equal ``solver.sample`` with one solve per
-    sample (chunk = N), and a task interrupted after 2 of 3 samples goes on to the same 3."""
+    sample (chunk = N), and a task interrupted after 2 of 3 samples goes on to the same 3; the
+    kept file names its run, and another run's file is refused."""
     op = sd.operators.build("random_inpainting", sigma=0.05)
     prior = sd.priors.build("gaussian", mean=torch.zeros(3 * 8 * 8), covariance=torch.full((3 * 8 * 8,), 0.3),
                             image_shape=(3, 8, 8))
@@ -109,15 +119,15 @@ def test_default_prior_quality_draws_are_samples_and_resume_at_the_next_sample(t
     y = op.measure(0.5 * torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(1)),
                    generator=torch.Generator().manual_seed(2))
     reference = solver.sample(y, 3, generator=torch.Generator().manual_seed(0), chunk=2)
-    store = tmp_path / "draws-random_inpainting.safetensors"
-    whole = default_prior_quality.draw(solver, y, 3, store, resume=False)
+    store, key = tmp_path / "draws-random_inpainting.safetensors", {"task": "random_inpainting", "images": ["a", "b"]}
+    whole = default_prior_quality.draw(solver, y, 3, store, False, key)
     assert torch.equal(whole, reference)
-    default_prior_quality.draw(solver, y, 2, store, resume=False)  # interrupted after 2 samples
+    default_prior_quality.draw(solver, y, 2, store, False, key)  # interrupted after 2 samples
     assert load_file(store)["draws"].shape == (2, 2, 3, 8, 8) and [p.name for p in tmp_path.iterdir()] == [store.name]
-    assert torch.equal(default_prior_quality.draw(solver, y, 3, store, resume=True), reference)
+    assert torch.equal(default_prior_quality.draw(solver, y, 3, store, True, key), reference)
     assert not torch.equal(reference[0], reference[1])  # the samples differ: the stream goes on
-    with pytest.raises(ValueError, match="holds 3 samples"):
-        default_prior_quality.draw(solver, y, 2, store, resume=True)
+    with pytest.raises(ValueError, match="holds samples of another run"):
+        default_prior_quality.draw(solver, y, 3, store, True, {**key, "images": ["a", "c"]})
 
 
 def test_forward_benchmark_runs_each_option(capsys):

@@ -247,6 +247,8 @@ def test_an_evaluation_config_reads_the_shipped_benchmark():
         config({"heldout": True, "convention": "resize", "size": 64})
     with pytest.raises(ValueError, match="at most 256 for the held-out benchmark"):
         config({"heldout": True, "size": 512})
+    with pytest.raises(ValueError, match="data.convention: expected one of"):  # 'heldout' names the benchmark only
+        config({"skimage": ["chelsea"], "convention": "heldout", "size": 64})
     # the fingerprint names the benchmark, not the install path
     from splitdiff.evaluation.config import Item
 

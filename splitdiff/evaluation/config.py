@@ -290,7 +290,7 @@ def _data(d: dict, base: Path) -> DataSpec:
         folder = Path(_string(d["folder"], "data.folder")).expanduser()
         folder = folder if folder.is_absolute() else base / folder
     convention = "heldout" if "heldout" in d else d.get("convention", "ffhq")
-    if convention not in (*CONVENTIONS, "heldout"):
+    if "heldout" not in d and convention not in CONVENTIONS:
         _fail("data.convention", f"expected one of {CONVENTIONS}, got {convention!r}")
     size = _int_at_least(d.get("size", 256), 8, "data.size")
     if size > MAX_SIZE:  # checked before any image of that size is allocated

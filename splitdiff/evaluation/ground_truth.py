@@ -86,7 +86,8 @@ def crop(x: Tensor, convention: str, size: int) -> Tensor:
 
     ``ffhq``: center crop (DPS/DAPS feed 256x256 FFHQ images; a smaller image is an error);
     ``imagenet``: resize the shorter side to ``size`` (bicubic, antialiased), then center crop;
-    ``resize``: center crop to a square, then resize (antialiased bilinear, as ``splitdiff demo``).
+    ``resize``: center crop to a square, then resize (antialiased bilinear). (The shipped held-out
+    benchmark has its own: ``photos.heldout_image``.)
     """
     h, w = x.shape[-2:]
     if convention == "ffhq":

@@ -45,9 +45,9 @@ def tv_prox(v: Tensor, lam: float | Tensor, iterations: int = 200, tol: float = 
     scaled = v / lam_t
     for _ in range(iterations):
         gh, gw = _grad(_div(ph, pw) - scaled)
-        norm = torch.hypot(gh, gw).mul_(tau).add_(1)
+        norm = torch.hypot(gh, gw).mul(tau).add_(1)  # hypot's output stays intact for autograd
         new_h, new_w = torch.add(ph, gh, alpha=tau).div_(norm), torch.add(pw, gw, alpha=tau).div_(norm)
-        change = torch.maximum((new_h - ph).abs_().amax(), (new_w - pw).abs_().amax())
+        change = torch.maximum((new_h - ph).abs().amax(), (new_w - pw).abs().amax())
         ph, pw = new_h, new_w
         if change.item() < tol:
             break
