@@ -1,7 +1,7 @@
 """The default prior with DDiff against plug-and-play ADMM with total variation (issue 14's test).
 
     python -m benchmarks.default_prior_quality [--size 64] [--steps 100] [--samples 8] [--limit N]
-        [--tune-images DIR] [--tv-strengths ...] [--weights W] [--out DIR [--force | --resume]]
+        [--tune-images DIR] [--tv-strengths ...] [--weights W] [--device cpu] [--out DIR [--force | --resume]]
 
 Tasks at ``--size`` pixels, sigma_y = 0.05 (the demo's): super-resolution x4, Gaussian deblurring
 (the paper's 61 / std 3 at 256 pixels, scaled: 17 / std 0.75 at 64) and random inpainting (70%).
@@ -74,14 +74,13 @@ def scores(x_hat: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"psnr": psnr(x_hat, x), "ssim": ssim(x_hat, x), "lpips": lpips_distance(x_hat, x)}
 
 
-def tune_tv(op, x: torch.Tensor, strengths: tuple[float, ...] = TV_STRENGTHS,
-            generator_seed: int = 100) -> tuple[float, list[dict]]:
-    """The strength with the best mean PSNR on ``x`` (training photographs), and the sweep."""
-    y = op.measure(x, generator=torch.Generator().manual_seed(generator_seed))
+def tune_tv(op, y: torch.Tensor, x: torch.Tensor, strengths: tuple[float, ...] = TV_STRENGTHS) -> tuple[float, list[dict]]:
+    """The strength with the best mean PSNR on ``x`` (training photographs) from their
+    measurements ``y``, and the sweep."""
     sweep = []
     for strength in strengths:
         solver = sd.algorithms.build("pnp-admm", prior=sd.priors.build("tv", strength=strength), operator=op)
-        sweep.append({"task": op.task, "strength": strength, "psnr": psnr(solver.solve(y), x).mean().item()})
+        sweep.append({"task": op.task, "strength": strength, "psnr": psnr(solver.solve(y).cpu(), x).mean().item()})
     return max(sweep, key=lambda r: r["psnr"])["strength"], sweep
 
 
@@ -125,13 +124,13 @@ def draw(solver, y: torch.Tensor, samples: int, store: Path | None, resume: bool
     safetensors file: the samples so far, the generator's state, and ``key`` as metadata: the run's
     settings, task and images); with ``resume`` an interrupted task goes on from there. A kept
     file for another ``key`` is a ValueError. Returns (samples, N, C, H, W)."""
-    generator, drawn, tag = torch.Generator().manual_seed(0), [], json.dumps(key, sort_keys=True)
+    generator, drawn, tag = torch.Generator(y.device).manual_seed(0), [], json.dumps(key, sort_keys=True)
     if resume and store is not None and store.exists():
         with safe_open(store, framework="pt") as f:
             if (f.metadata() or {}).get("key") != tag:
                 raise ValueError(f"{store} holds samples of another run ({(f.metadata() or {}).get('key')}); "
                                  "remove it or use another --out")
-            drawn, state = list(f.get_tensor("draws")), f.get_tensor("generator")
+            drawn, state = list(f.get_tensor("draws").to(y.device)), f.get_tensor("generator")
         generator.set_state(state)
         print(f"  {store.name}: kept {len(drawn)} of {samples} samples", flush=True)
     while len(drawn) < samples:
@@ -139,7 +138,7 @@ def draw(solver, y: torch.Tensor, samples: int, store: Path | None, resume: bool
         drawn.append(solver.sample(y, 1, generator=generator)[0])
         print(f"  sample {len(drawn)} of {samples}: {time.perf_counter() - start:.0f} s", flush=True)
         if store is not None:  # atomically: a run killed while writing keeps the last file
-            tensors = {"draws": torch.stack(drawn).contiguous(), "generator": generator.get_state()}
+            tensors = {"draws": torch.stack(drawn).cpu().contiguous(), "generator": generator.get_state()}
             atomic_write(store, lambda path: save_file(tensors, path, metadata={"key": tag}))
     return torch.stack(drawn)
 
@@ -168,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tv-strengths", type=float, nargs="+", default=list(TV_STRENGTHS))
     parser.add_argument("--tune-images", default=None, help="a corpus's train/ folder (default: scikit-image's)")
     parser.add_argument("--weights", default=None, help="prior weights (default: the shipped ones)")
+    parser.add_argument("--device", default="cpu",
+                        help="where TV and DDiff run (e.g. cuda); measurements and scores stay on the CPU")
     parser.add_argument("--out", default=None,
                         help="write settings.json, rows.csv, tuning.csv, table.md and draws-TASK.safetensors here")
     parser.add_argument("--force", action="store_true", help="remove an earlier run's files in --out first")
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else None
     settings = {k: getattr(args, k) for k in ("size", "steps", "samples", "limit", "tv_strengths", "tune_images",
-                                              "weights")}
+                                              "weights", "device")}
     done_rows, done_sweeps = [], []
     if args.resume and (out is None or args.force or args.tune_only):
         parser.exit(2, "error: --resume needs --out, and neither --force nor --tune-only\n")
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
             p for p in (out / n for n in ("rows.csv", "tuning.csv", "table.md", "settings.json")) if p.exists()]
         if args.resume and taken:
             before = json.loads((out / "settings.json").read_text()) if (out / "settings.json").exists() else None
+            if before is not None:
+                before.setdefault("device", "cpu")  # written before --device existed
             if before != settings:
                 parser.exit(2, f"error: {out} holds a run with other settings ({before}); --resume needs the same\n")
             if (out / "rows.csv").exists():
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "settings.json", json.dumps(settings))
     warnings.simplefilter("ignore", UserWarning)  # the short-solve warning of Appendix H's steps
-    prior = sd.priors.default_prior(weights=args.weights)
+    prior = sd.priors.default_prior(device=args.device, weights=args.weights)
     tune_names, x_tune = tuning_images(args.size, args.tune_images)
     names, x = heldout_images(args.size)
     names, x = names[: args.limit], x[: args.limit]
@@ -214,15 +217,18 @@ def main(argv: list[str] | None = None) -> None:
             continue
         start = time.perf_counter()
         op = sd.operators.build(task, sigma=SIGMA_Y, **demo_tasks(args.size)[task])
-        strengths[task], sweep = tune_tv(op, x_tune, tuple(args.tv_strengths))
+        # measured on the CPU, so every device solves the same measurements
+        y_tune, y = (op.measure(images, generator=torch.Generator().manual_seed(100)) for images in (x_tune, x))
+        op.to(args.device)
+        strengths[task], sweep = tune_tv(op, y_tune.to(args.device), x_tune, tuple(args.tv_strengths))
         sweeps += sweep
         if args.tune_only:
             print(f"{task}: TV strength {strengths[task]:g} (" +
                   ", ".join(f"{r['strength']:g}: {r['psnr']:.2f} dB" for r in sweep) + ")", flush=True)
             continue
-        y = op.measure(x, generator=torch.Generator().manual_seed(100))
+        y = y.to(args.device)
         tv = sd.algorithms.build("pnp-admm", prior=sd.priors.build("tv", strength=strengths[task]), operator=op)
-        rows += rows_for(task, TV, names, scores(tv.solve(y), x), args.size)
+        rows += rows_for(task, TV, names, scores(tv.solve(y).cpu(), x), args.size)
         solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=args.steps)
         store = out / f"draws-{task}.safetensors" if out is not None else None
         try:
@@ -230,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
                                                                          "images": names})
         except ValueError as e:
             parser.exit(2, f"error: {e}\n")
+        draws = draws.cpu()
         rows += rows_for(task, "ddiff-sample", names, scores(draws[0], x), args.size)
         rows += rows_for(task, f"ddiff-mean-{args.samples}", names, scores(draws.mean(0), x), args.size)
         print(f"{task}: TV strength {strengths[task]:g}; {time.perf_counter() - start:.0f} s", flush=True)

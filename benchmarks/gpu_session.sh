@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One short script for a session that is lent a GPU (about 12 minutes on an H100):
-# the GPU tests, the GPU rows of docs/benchmarks.md (forward options, batched samples, DDiff /
-# DPS / DAPS), and a default prior trained on the photo corpus. The GPU machine reaches no
+# the GPU tests, the default prior's acceptance at 1,000 steps (issue 14), the GPU rows of
+# docs/benchmarks.md (forward options, batched samples, DDiff / DPS / DAPS), and a default
+# prior trained on the photo corpus. The GPU machine reaches no
 # network: build the corpus here first (`splitdiff photos fetch corpus`, an ignored folder) and
 # pass `carry: ["corpus"]`.
 # Outputs go to ${OUT:-gpu-out}/; copy the tables into docs/benchmarks.md and judge the prior
@@ -11,6 +12,9 @@ OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
 python -m pytest -q -m gpu tests/test_gpu.py > "$OUT/gpu-tests.txt" 2>&1
+# issue 14's acceptance at the paper's 1,000 steps (hours per task on the 2-core CPU); resumable
+timeout "${DPQ_SECONDS:-300}" python -m benchmarks.default_prior_quality --steps 1000 --device cuda \
+  --tune-images "${CORPUS:-corpus}/train" --out "$OUT/dpq-1000" > "$OUT/dpq-1000.txt" 2>&1
 for dtype in float32 bfloat16; do
   python -m benchmarks.ddiff_step --device cuda --dtype "$dtype" --steps 20 --repeats 5 > "$OUT/ddiff_step-$dtype.md" 2>&1
 done

@@ -27,3 +27,24 @@ def test_ddiff_on_cuda_matches_cpu(operator):
     solver_cuda = sd.algorithms.build("ddiff", prior=prior.cuda(), operator=op.cuda(), **options)
     gpu = solver_cuda.solve(y.cuda(), x_T=x_T.cuda())
     assert torch.allclose(gpu.cpu(), cpu, atol=1e-5)
+
+
+def test_default_prior_quality_on_cuda(tmp_path):
+    """The acceptance benchmark with --device cuda (gpu_session.sh runs it at 1,000 steps): it
+    solves on the GPU, keeps its draws and scores on the CPU; TV solves the same measurements as
+    on the CPU, so its rows agree with a CPU run's."""
+    import csv
+
+    from benchmarks import default_prior_quality
+
+    common = ["--size", "32", "--steps", "2", "--samples", "2", "--limit", "2", "--tasks", "random_inpainting",
+              "--tv-strengths", "5"]
+    for device in ("cpu", "cuda"):
+        default_prior_quality.main(common + ["--device", device, "--out", str(tmp_path / device)])
+    rows = {device: {(r["method"], r["image"]): float(r["psnr"]) for r in csv.DictReader(open(tmp_path / device / "rows.csv"))}
+            for device in ("cpu", "cuda")}
+    assert rows["cpu"].keys() == rows["cuda"].keys()
+    for key in rows["cpu"]:
+        if key[0] == "pnp-admm-tv":
+            assert rows["cuda"][key] == pytest.approx(rows["cpu"][key], abs=1e-3)
+    assert (tmp_path / "cuda" / "draws-random_inpainting.safetensors").exists()
