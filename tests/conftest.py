@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from hypothesis import settings
 
 settings.register_profile("splitdiff", deadline=None, max_examples=25, derandomize=True)
 settings.load_profile("splitdiff")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, share the cores between the workers instead of each taking all of them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 @pytest.fixture
