@@ -3,16 +3,21 @@ PSNR curve on the held-out benchmark beside classical denoisers.
 
     python -m benchmarks.model_card [--logs LOGS] [--weights W] [--out docs/figures]
     python -m benchmarks.model_card --validation LOGS [--point 0=W0 --point STEP=W] [--tune-images DIR] [--out docs/figures]
+    python -m benchmarks.model_card --validation-csv docs/figures/default_prior_validation.csv [--tune-images DIR]
 
 Samples are drawn with DDIM (eta = 1, 100 steps) composed from splitdiff's parts: HQS with a
 zero data step is plain diffusion sampling.
 
 ``--validation``: the ``val_psnr_sigma_*`` values that ``train-prior`` logs after every epoch
 (``LOGS/version_*/metrics.csv``), and of exported weights at given steps (``--point``; step 0:
-the weights the run started from), written to ``default_prior_validation.csv`` and plotted against Wiener, TV and (with the
-optional ``bm3d`` package) colour BM3D (CBM3D) on the same images and noise draws
-(``splitdiff.training.validation.classical_psnr``). TV's strength is chosen per noise level on
-training photographs (``--tune-images``: a corpus's ``train/``; default: scikit-image's).
+the weights the run started from), written to ``default_prior_validation.csv`` and plotted against
+Wiener, TV and (with the optional ``bm3d`` package) BM3D per channel and colour BM3D (CBM3D),
+written to ``classical_denoising.csv``. The classical denoisers see exactly the prior's noisy
+images (``splitdiff.training.validation.classical_psnr`` with the prior's schedule: the same draws,
+the timestep's sigma_t). TV's strength is chosen per noise level on training photographs
+(``--tune-images``: a corpus's ``train/``; default: scikit-image's). ``--validation-csv``: the
+prior's curve from an earlier run's ``default_prior_validation.csv`` (the training logs need not
+survive; ``--point`` adds or replaces steps); the classical curves are measured again.
 """
 
 from __future__ import annotations
@@ -86,9 +91,9 @@ SIZE = 64
 TV_STRENGTHS = (1.0, 2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0)
 
 
-def validation_rows(logs: Path, points: dict[int, str]) -> list[dict]:
-    """(step, sigma, psnr) of the EMA prior's denoising curve: from the run's Lightning logs, and
-    for each ``points`` step (0: the weights the run started from) from exported weights."""
+def point_rows(points: dict[int, str]) -> list[dict]:
+    """(step, sigma, psnr) of exported weights, for each ``points`` step (0: the weights the run
+    started from)."""
     from splitdiff.photos import heldout_images
     from splitdiff.priors.schedule import NoiseSchedule
     from splitdiff.training.validation import denoising_psnr
@@ -99,6 +104,13 @@ def validation_rows(logs: Path, points: dict[int, str]) -> list[dict]:
         prior = sd.priors.default_prior(weights=weights)
         curve = denoising_psnr(lambda x_t, t: prior.net(x_t, t), x, NoiseSchedule.linear())
         rows += [{"step": step, "sigma": s, "psnr": v} for s, v in curve.items()]
+    return rows
+
+
+def validation_rows(logs: Path, points: dict[int, str]) -> list[dict]:
+    """(step, sigma, psnr) of the EMA prior's denoising curve: from the run's Lightning logs, and
+    for each ``points`` step from exported weights (``point_rows``)."""
+    rows = point_rows(points)
     for version in sorted(logs.glob("version_*"), key=lambda p: int(p.name.split("_")[1])):
         if not (version / "metrics.csv").is_file():  # a run stopped before its first log
             continue
@@ -113,32 +125,48 @@ def validation_rows(logs: Path, points: dict[int, str]) -> list[dict]:
 
 def classical_rows(tune_images: str | None) -> list[dict]:
     """Wiener, TV (strength per sigma chosen on training photographs) and BM3D when installed."""
+    from functools import partial
+
     from benchmarks.default_prior_quality import tuning_images
     from splitdiff.photos import heldout_images
-    from splitdiff.training.validation import VALIDATION_SIGMAS, classical_psnr
+    from splitdiff.priors.schedule import NoiseSchedule
+    from splitdiff.training import validation
 
+    # the prior's own noisy images and draws: x + sigma_t n at the timestep nearest each sigma,
+    # the levels in the order the prior's curve draws them
+    classical_psnr = partial(validation.classical_psnr, sigmas=validation.VALIDATION_SIGMAS,
+                             schedule=NoiseSchedule.linear())
     _, x = heldout_images(SIZE)
     _, x_tune = tuning_images(SIZE, tune_images)
     rows = [{"method": "Wiener", "sigma": s, "psnr": v, "setting": ""}
             for s, v in classical_psnr(sd.priors.build("wiener").denoise, x).items()]
-    for sigma in VALIDATION_SIGMAS:
-        sweep = {k: classical_psnr(sd.priors.build("tv", strength=k).denoise, x_tune, (sigma,))[sigma]
-                 for k in TV_STRENGTHS}
-        best = max(sweep, key=sweep.get)
-        rows.append({"method": "TV", "sigma": sigma, "setting": f"strength {best:g}",
-                     "psnr": classical_psnr(sd.priors.build("tv", strength=best).denoise, x, (sigma,))[sigma]})
+    sweep = {k: classical_psnr(sd.priors.build("tv", strength=k).denoise, x_tune) for k in TV_STRENGTHS}
+    best = {sigma: max(TV_STRENGTHS, key=lambda k: sweep[k][sigma]) for sigma in validation.VALIDATION_SIGMAS}
+
+    def tv(noisy, s):  # TV at the strength chosen for the level s belongs to (s is within 2% of it)
+        sigma = min(best, key=lambda level: abs(level - s))
+        return sd.priors.build("tv", strength=best[sigma]).denoise(noisy, s)
+
+    rows += [{"method": "TV", "sigma": s, "psnr": v, "setting": f"strength {best[s]:g}"}
+             for s, v in classical_psnr(tv, x).items()]
     try:
         import bm3d
     except ImportError:
         print("bm3d is not installed (pip install 'splitdiff[bm3d]'): no BM3D curve")
         return rows
 
-    def denoise(noisy, sigma):  # CBM3D (bm3d_rgb: colour BM3D) on [0, 1]: the noise std halves
+    def cbm3d(noisy, sigma):  # colour BM3D (bm3d_rgb) on [0, 1]: the noise std halves
         out = [bm3d.bm3d_rgb(((img.permute(1, 2, 0).double().numpy() + 1) / 2), sigma_psd=sigma / 2) for img in noisy]
         return torch.stack([torch.from_numpy(o.copy()).permute(2, 0, 1).float() * 2 - 1 for o in out])
 
+    def bm3d_per_channel(noisy, sigma):  # grayscale BM3D on each channel, on [0, 1]
+        out = [[bm3d.bm3d((c.double().numpy() + 1) / 2, sigma_psd=sigma / 2) for c in img] for img in noisy]
+        return torch.stack([torch.stack([torch.from_numpy(c.copy()).float() for c in o]) * 2 - 1 for o in out])
+
+    rows += [{"method": "BM3D per channel", "sigma": s, "psnr": v, "setting": "bm3d"}
+             for s, v in classical_psnr(bm3d_per_channel, x).items()]
     rows += [{"method": "CBM3D", "sigma": s, "psnr": v, "setting": "bm3d_rgb"}
-             for s, v in classical_psnr(denoise, x).items()]
+             for s, v in classical_psnr(cbm3d, x).items()]
     return rows
 
 
@@ -179,6 +207,8 @@ def main() -> None:
     parser.add_argument("--logs", default=None, help="the training run's logs folder (logs/version_*/metrics.csv)")
     parser.add_argument("--weights", default=None)
     parser.add_argument("--validation", default=None, help="a train-prior logs folder with val_psnr_sigma_* columns")
+    parser.add_argument("--validation-csv", default=None,
+                        help="the prior's curve from an earlier default_prior_validation.csv instead of logs")
     parser.add_argument("--point", action="append", default=[], metavar="STEP=WEIGHTS",
                         help="exported weights at a step of that run (0: the weights it started from)")
     parser.add_argument("--tune-images", default=None, help="training photographs for TV's strength")
@@ -186,9 +216,17 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.validation:
-        points = {int(step): weights for step, _, weights in (p.partition("=") for p in args.point)}
-        prior_rows = sorted(validation_rows(Path(args.validation), points), key=lambda r: (r["step"], r["sigma"]))
+    if args.validation or args.validation_csv:
+        if args.validation_csv:
+            with open(args.validation_csv) as f:
+                prior_rows = [{"step": int(r["step"]), "sigma": float(r["sigma"]), "psnr": float(r["psnr"])}
+                              for r in csv.DictReader(f)]
+            points = {int(step): weights for step, _, weights in (p.partition("=") for p in args.point)}
+            prior_rows = sorted([r for r in prior_rows if r["step"] not in points] + point_rows(points),
+                                key=lambda r: (r["step"], r["sigma"]))
+        else:
+            points = {int(step): weights for step, _, weights in (p.partition("=") for p in args.point)}
+            prior_rows = sorted(validation_rows(Path(args.validation), points), key=lambda r: (r["step"], r["sigma"]))
         classical = classical_rows(args.tune_images)
         print(write_csv(prior_rows, out / "default_prior_validation.csv"))
         print(write_csv(classical, out / "classical_denoising.csv"))

@@ -162,6 +162,42 @@ def test_denoising_psnr_against_an_oracle_and_a_zero_network():
     assert 10 * math.log10(4 / sigma_t**2) - 0.2 < zero[0.1] < 10 * math.log10(4 / sigma_t**2) + 0.5
 
 
+def test_classical_denoisers_see_the_priors_noisy_images():
+    """The curve compares like with like: given the schedule, a classical denoiser receives
+    exactly the prior's input ``x_t / sqrt(a_t) = x + sigma_t n`` (same draws) and is told that
+    sigma_t (0.098697 for 0.1 on the linear schedule: see the test above), not ``x + 0.1 n``."""
+    import math
+
+    from splitdiff.priors.schedule import NoiseSchedule
+    from splitdiff.training.validation import classical_psnr, denoising_psnr
+
+    schedule = NoiseSchedule.linear()
+    x = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 1.6 - 0.8
+    seen_by_prior, seen_by_classical, told = [], [], []
+
+    def eps(x_t, steps):  # records what the prior sees, as x_t / sqrt(a_t)
+        a_t = float(schedule.alphas_cumprod[int(steps[0])])
+        seen_by_prior.append(x_t / math.sqrt(a_t))
+        return torch.zeros_like(x_t)
+
+    def identity(noisy, sigma):
+        seen_by_classical.append(noisy)
+        told.append(sigma)
+        return noisy
+
+    sigmas = (0.05, 0.1, 0.4)
+    denoising_psnr(eps, x, schedule, sigmas=sigmas)
+    curve = classical_psnr(identity, x, sigmas=sigmas, schedule=schedule)
+    assert list(curve) == list(sigmas)  # the curve keeps the nominal levels as its keys
+    for prior_input, classical_input in zip(seen_by_prior, seen_by_classical, strict=True):
+        torch.testing.assert_close(classical_input, prior_input, rtol=0, atol=1e-6)
+    assert abs(told[1] - 0.098697) < 1e-5  # t = 26 on the linear schedule
+    plain = []
+    classical_psnr(lambda noisy, sigma: plain.append((noisy, sigma)) or noisy, x, sigmas=sigmas)
+    assert plain[1][1] == 0.1  # without a schedule: x + 0.1 n, the same draw n
+    torch.testing.assert_close((plain[1][0] - x) * told[1] / 0.1, seen_by_classical[1] - x, rtol=0, atol=1e-5)
+
+
 def test_crop_scales_bound_the_crop_side():
     # a horizontal ramp: a crop of side s (of the 256-pixel image), resized to 16, spans s/256 of
     # the ramp's range; scales in [1/8, 1/4] of 16 / min-side give sides 64..128 of 256

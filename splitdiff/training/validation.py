@@ -60,13 +60,21 @@ def denoising_psnr_per_image(eps: Callable[[Tensor, Tensor], Tensor], x: Tensor,
 
 @torch.no_grad()
 def classical_psnr(denoise: Callable[[Tensor, float], Tensor], x: Tensor,
-                   sigmas: tuple[float, ...] = VALIDATION_SIGMAS, seed: int = 0) -> dict[float, float]:
-    """The same curve for a classical denoiser ``denoise(x + sigma n, sigma)`` (TV, Wiener, BM3D),
-    with the same noise draws as :func:`denoising_psnr` (``x + sigma n`` is ``x_t / sqrt(a_t)``
-    up to the timestep's rounding)."""
+                   sigmas: tuple[float, ...] = VALIDATION_SIGMAS, seed: int = 0,
+                   schedule: NoiseSchedule | None = None) -> dict[float, float]:
+    """The same curve for a classical denoiser ``denoise(x + s n, s)`` (TV, Wiener, BM3D), with
+    the same noise draws ``n`` as :func:`denoising_psnr`, keyed by the nominal ``sigmas``.
+
+    Given the prior's ``schedule``, ``s`` is the noise std of the timestep nearest each sigma
+    (``timestep_for``), so ``x + s n`` is exactly the prior's input ``x_t / sqrt(a_t)``: the two
+    curves compare like with like. Without it ``s`` is the nominal sigma."""
     g = torch.Generator().manual_seed(seed)
     out = {}
     for sigma in sigmas:
+        s = sigma
+        if schedule is not None:
+            a = float(schedule.alphas_cumprod[timestep_for(sigma, schedule)])
+            s = math.sqrt((1 - a) / a)
         noise = torch.randn(x.shape, generator=g).to(x)
-        out[sigma] = float(psnr_per_image(denoise(x + sigma * noise, sigma).clamp(-1, 1), x).mean())
+        out[sigma] = float(psnr_per_image(denoise(x + s * noise, s).clamp(-1, 1), x).mean())
     return out
