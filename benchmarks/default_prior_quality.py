@@ -91,13 +91,14 @@ def rows_for(task: str, method: str, names: list[str], values: dict[str, torch.T
 
 
 def table(rows: list[dict], strengths: dict[str, float], samples: int) -> str:
-    """The acceptance table: mean of ``samples`` vs TV in PSNR, one sample vs TV in LPIPS."""
+    """The acceptance table: mean of ``samples`` vs TV in PSNR, one sample vs TV in LPIPS; each
+    method's mean over the images and the paired differences with their 95% intervals."""
     mean_name, one = f"ddiff-mean-{samples}", "ddiff-sample"
     pairs = {(g["task"], g["method"]): g for g in paired(rows, TV)}
 
     def avg(task, method, metric):
         m, half = mean_ci([r[metric] for r in rows if r["task"] == task and r["method"] == method])
-        return f"{m:.2f}" if metric == "psnr" else f"{m:.3f}"
+        return f"{m:.2f} ± {half:.2f}" if metric == "psnr" else f"{m:.3f} ± {half:.3f}"
 
     def diff(task, method, metric):
         g = pairs[(task, method)]

@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|" + "---|---|" * len(methods))
     cell = {(g["task"], g["sigma_y"], g["method"]): g for g in groups}
     for task, sigma in dict.fromkeys((g["task"], g["sigma_y"]) for g in groups):
-        values = " | ".join(f"{cell[(task, sigma, m)]['psnr']:.2f} | {cell[(task, sigma, m)]['lpips']:.3f}"
-                            for m in methods)
+        values = " | ".join(f"{g['psnr']:.2f} ± {g['psnr_ci95']:.2f} | {g['lpips']:.3f} ± {g['lpips_ci95']:.3f}"
+                            for g in (cell[(task, sigma, m)] for m in methods))  # mean ± 95% half-width
         print(f"| {task} | {sigma:g} | {values} |")
 
 

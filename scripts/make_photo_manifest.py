@@ -3,7 +3,8 @@
 Input: a survey of the four Debian wallpaper packages (every image viewed and judged a
 photograph or not; author and license from each package's debian/copyright), as a CSV with
 columns id, package, path, width, height, author, license, is_photo, subject, notes; and the
-unpacked packages under PKGS/<package>/.
+unpacked packages under PKGS/<package>/. The fourth package, ukui-wallpapers (20.04.3-1.1), has
+12 images, all illustrations and renders, so no row of the manifest comes from it.
 
 The split is by photograph, stratified by package with a fixed seed: 22 wallpapers are test
 images (with scikit-image's chelsea and coffee: 24), the other 14 train. scikit-image's

@@ -38,7 +38,7 @@ TASK_LABELS = {
     "box_inpainting": "box inpainting (a half-size square hole, placed as DPS does)",
     "random_inpainting": "random inpainting (70% of pixels missing)",
     "phase_retrieval": "Fourier phase retrieval (magnitude only)",
-    "hdr": "HDR (clipped at twice the range)",
+    "hdr": "HDR (2x gain, clipped to [-1, 1])",
 }
 
 

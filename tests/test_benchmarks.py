@@ -53,6 +53,8 @@ def test_table2_and_noise_benchmarks_run(tmp_path, capsys):
     noise_small.main(["--out", str(tmp_path), "--steps", "2", "--limit", "1", "--images", "2"])
     out = capsys.readouterr().out
     assert "| super_resolution | 0.3 |" in out and "gaussian_blur" not in out
+    row = next(line for line in out.splitlines() if line.startswith("| super_resolution | 0.3 |"))
+    assert row.count(" ± ") == 4  # PSNR and LPIPS of both methods, each with its 95% interval over the 2 images
 
 
 def test_few_steps_runs(capsys):
@@ -82,6 +84,11 @@ def test_default_prior_quality_runs_and_pairs_by_image(tmp_path, capsys):
     images = {r["image"] for r in rows}
     expected = sum(by[("ddiff-mean-2", i)] - by[("pnp-admm-tv", i)] for i in images) / len(images)
     assert f"| {expected:+.2f} ± " in out
+    # TV's mean PSNR with its 95% interval: t(0.975, 2 dof) = 4.302653 (tables), sd with ddof 1
+    tv = [by[("pnp-admm-tv", i)] for i in images]
+    m = sum(tv) / 3
+    half = 4.302653 * (sum((v - m) ** 2 for v in tv) / 2) ** 0.5 / 3 ** 0.5
+    assert f"| super_resolution | 5 | {m:.2f} ± {half:.2f} |" in out
     with pytest.raises(SystemExit):  # never overwrites without --force
         default_prior_quality.main(["--size", "32", "--steps", "2", "--samples", "2", "--limit", "1", "--tasks",
                                     "super_resolution", "--tv-strengths", "5", "--out", str(tmp_path)])
@@ -154,3 +161,39 @@ def test_recipe_benchmark_pairs_priors_image_by_image(capsys):
     # difference between a prior and itself
     assert "| a | 36.95 | 33.01 | 29.28 | 26.10 |" in out
     assert "| b | 36.95 | 33.01 | 29.28 | 26.10 | +0.00 ± 0.00 | +0.00 ± 0.00 | +0.00 ± 0.00 | +0.00 ± 0.00 |" in out
+
+
+def test_model_card_classical_rows_denoise_the_priors_own_noisy_images(monkeypatch):
+    """Each classical row is scored on the prior's noisy images of that level (the same draw, the
+    timestep's sigma_t): TV's row equals TV at its chosen strength applied to the images that
+    ``denoising_psnr`` feeds the prior, recomputed here from those captured inputs."""
+    import math
+    import sys
+
+    from benchmarks import model_card
+    from splitdiff.photos import heldout_images
+    from splitdiff.priors.schedule import NoiseSchedule
+    from splitdiff.training.validation import VALIDATION_SIGMAS, denoising_psnr
+
+    monkeypatch.setattr(model_card, "SIZE", 16)
+    monkeypatch.setattr(model_card, "TV_STRENGTHS", (1.0, 5.0))
+    monkeypatch.setitem(sys.modules, "bm3d", None)  # no BM3D rows: `import bm3d` raises ImportError
+    rows = model_card.classical_rows(None)
+    assert [(r["method"], r["sigma"]) for r in rows] == [(m, s) for m in ("Wiener", "TV") for s in VALIDATION_SIGMAS]
+
+    schedule = NoiseSchedule.linear()
+    _, x = heldout_images(16)
+    inputs = []
+
+    def capture(x_t, t):
+        a = float(schedule.alphas_cumprod[int(t[0])])
+        inputs.append((x_t / math.sqrt(a), math.sqrt((1 - a) / a)))
+        return torch.zeros_like(x_t)
+
+    denoising_psnr(capture, x, schedule)
+    for row, (noisy, sigma_t) in zip([r for r in rows if r["method"] == "TV"], inputs, strict=True):
+        strength = float(row["setting"].removeprefix("strength "))
+        assert strength in (1.0, 5.0)
+        out = sd.priors.build("tv", strength=strength).denoise(noisy, sigma_t).clamp(-1, 1)
+        psnr = (10 * torch.log10(4 / (out - x).pow(2).flatten(1).mean(1))).mean().item()
+        assert abs(row["psnr"] - psnr) < 1e-3, (row, psnr)

@@ -277,6 +277,31 @@ def test_samples_score_their_mean_and_record_the_coverage(tmp_path):
         parse_config(tiny(methods={"ddiff": {"samples": 0}}))
 
 
+def test_a_sampled_row_scores_the_mean_not_a_sample(tmp_path, monkeypatch):
+    """With ``samples: 3`` the row's PSNR is the mean's and its coverage the truth's fraction
+    within mean +- 2 std: the sampler is replaced by one that returns -0.2, 0 and +0.2 everywhere
+    (mean 0, Bessel std 0.2), so the expected numbers follow from the truth alone."""
+    from splitdiff.algorithms.solver import BaseSolver
+    from splitdiff.evaluation import psnr
+    from splitdiff.evaluation.ground_truth import load_ground_truth
+
+    original = BaseSolver.sample
+
+    def three_levels(self, y, k, **kwargs):
+        shape = original(self, y, k, **kwargs).shape  # (k, N, C, H, W) of the real solver
+        return torch.tensor([-0.2, 0.0, 0.2]).view(3, 1, 1, 1, 1).expand(shape).clone()
+
+    monkeypatch.setattr(BaseSolver, "sample", three_levels)
+    raw = tiny(tasks={"super_resolution": {}}, methods={"ddiff": {"options": {"steps": 2}, "samples": 3}})
+    raw["data"]["skimage"] = ["chelsea"]
+    config = parse_config(raw)
+    (row,) = rows_of(evaluate(config, tmp_path, progress=False, accelerator="cpu").root)
+    x = load_ground_truth(config.data, "chelsea")
+    assert row["psnr"] == pytest.approx(float(psnr(torch.zeros_like(x), x)[0]), abs=1e-6)
+    assert row["psnr"] != pytest.approx(float(psnr(torch.full_like(x, -0.2), x)[0]), abs=0.1)  # not sample 0
+    assert row["coverage_2std"] == pytest.approx(float((x.abs() <= 0.4).double().mean()), abs=1e-9)
+
+
 def test_unreadable_and_small_images_are_reported_not_fatal(tmp_path):
     folder = image_folder(tmp_path / "images", 2, size=40)
     (folder / "broken.png").write_bytes(b"not a png")

@@ -65,6 +65,58 @@ def test_the_shipped_benchmark_has_every_test_photograph_with_its_license():
         assert f"License: {name}" in (folder / "licenses" / "lomiri-wallpapers-16.04.copyright").read_text()
 
 
+def _dep5_file_stanzas(text: str) -> list[dict[str, str]]:
+    """The ``Files:`` paragraphs of a machine-readable debian/copyright (DEP-5): fields with their
+    continuation lines joined by newlines."""
+    stanzas = []
+    for paragraph in text.split("\n\n"):
+        fields, key = {}, None
+        for line in paragraph.splitlines():
+            if line[:1] in (" ", "\t") and key:
+                fields[key] += "\n" + line.strip()
+            elif ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        if "Files" in fields:
+            stanzas.append(fields)
+    return stanzas
+
+
+def _governing_stanza(stanzas: list[dict[str, str]], installed: str) -> dict[str, str]:
+    """DEP-5: the last stanza whose pattern matches wins. Patterns name source paths
+    (``nature/Storm.jpg``, ``16.04/Bridge_by_X.jpg``, ``*``); the package installs them under
+    another prefix, so a pattern matches a trailing part of the installed path, or its file name."""
+    import fnmatch
+    import posixpath
+
+    def matches(pattern: str) -> bool:
+        name = posixpath.basename(pattern)
+        return fnmatch.fnmatchcase(installed, "*/" + pattern) or (
+            not any(c in name for c in "*?[") and posixpath.basename(installed) == name)
+
+    found = [s for s in stanzas if any(matches(p) for p in s["Files"].split())]
+    assert found, f"no Files: stanza covers {installed}"
+    return found[-1]
+
+
+def test_every_package_photograph_has_the_author_and_license_of_its_copyright_stanza():
+    """Read independently of the manifest: each Debian photograph's license is the one its
+    governing ``Files:`` stanza in the shipped debian/copyright states, and each author the
+    manifest names is in that stanza's ``Copyright:`` field."""
+    folder = ph.HELDOUT_DIR / "licenses"
+    checked = 0
+    for photo in ph.photos():
+        if photo.source == "scikit-image":
+            continue
+        stanza = _governing_stanza(_dep5_file_stanzas((folder / f"{photo.source}.copyright").read_text()), photo.path)
+        assert stanza["License"].split("\n")[0] == photo.license, (photo.id, stanza)
+        holders = stanza["Copyright"].replace('"', "")
+        for name in photo.author.replace('"', "").split("; "):
+            assert name in holders, (photo.id, name, holders)
+        checked += 1
+    assert checked == 36  # the 22 test and 14 training wallpapers
+
+
 def test_heldout_images_load_at_any_size():
     ids, x = ph.heldout_images(32)
     assert ids == [p.id for p in ph.photos("test")]
@@ -278,3 +330,23 @@ def test_the_model_card_lists_every_training_photograph_of_the_default_prior():
             assert stem in rows, f"docs/model-card.md has no row for the training photograph {name}"
             if stem in corpus:  # the corpus's author and license, as the manifest records them
                 assert corpus[stem].license in rows[stem] and corpus[stem].author in rows[stem], rows[stem]
+            else:  # stage 1's scikit-image photographs: author and license from scikit-image's docstrings
+                author, license = SKIMAGE_STAGE1[stem]
+                assert author in rows[stem] and license in rows[stem], rows[stem]
+
+
+# Stage 1's training images, author and license transcribed by hand from the docstrings of
+# skimage.data (scikit-image 0.26) -- not from the manifest or the weights' JSON.
+SKIMAGE_STAGE1 = {
+    "astronaut": ("NASA", "public domain"),
+    "rocket": ("SpaceX", "public domain"),
+    "hubble_deep_field": ("NASA", "public domain"),
+    "immunohistochemistry": ("Center for Microscopy And Molecular Imaging", "no known copyright restrictions"),
+    "retina": ("Mikael Häggström", "CC0 1.0"),
+    "camera": ("Lav Varshney", "CC0"),
+    "grass": ("linolafett", "CC0"),
+    "gravel": ("CC0Textures", "CC0"),
+    "brick": ("CC0Textures", "CC0"),
+    "coins": ("Brooklyn Museum", "no known copyright restrictions"),
+    "clock": ("Stefan van der Walt", "public domain"),
+}
