@@ -206,8 +206,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--logs", default=None, help="the training run's logs folder (logs/version_*/metrics.csv)")
     parser.add_argument("--weights", default=None)
-    parser.add_argument("--validation", default=None, help="a train-prior logs folder with val_psnr_sigma_* columns")
-    parser.add_argument("--validation-csv", default=None,
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--validation", default=None, help="a train-prior logs folder with val_psnr_sigma_* columns")
+    source.add_argument("--validation-csv", default=None,
                         help="the prior's curve from an earlier default_prior_validation.csv instead of logs")
     parser.add_argument("--point", action="append", default=[], metavar="STEP=WEIGHTS",
                         help="exported weights at a step of that run (0: the weights it started from)")
@@ -217,16 +218,17 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.validation or args.validation_csv:
+        if any(not step.isdigit() or not weights for step, _, weights in (p.partition("=") for p in args.point)):
+            parser.error(f"--point takes STEP=WEIGHTS, got {args.point}")
+        points = {int(step): weights for step, _, weights in (p.partition("=") for p in args.point)}
         if args.validation_csv:
             with open(args.validation_csv) as f:
                 prior_rows = [{"step": int(r["step"]), "sigma": float(r["sigma"]), "psnr": float(r["psnr"])}
                               for r in csv.DictReader(f)]
-            points = {int(step): weights for step, _, weights in (p.partition("=") for p in args.point)}
-            prior_rows = sorted([r for r in prior_rows if r["step"] not in points] + point_rows(points),
-                                key=lambda r: (r["step"], r["sigma"]))
+            prior_rows = [r for r in prior_rows if r["step"] not in points] + point_rows(points)
         else:
-            points = {int(step): weights for step, _, weights in (p.partition("=") for p in args.point)}
-            prior_rows = sorted(validation_rows(Path(args.validation), points), key=lambda r: (r["step"], r["sigma"]))
+            prior_rows = validation_rows(Path(args.validation), points)
+        prior_rows = sorted(prior_rows, key=lambda r: (r["step"], r["sigma"]))
         classical = classical_rows(args.tune_images)
         print(write_csv(prior_rows, out / "default_prior_validation.csv"))
         print(write_csv(classical, out / "classical_denoising.csv"))

@@ -15,8 +15,8 @@ settings.load_profile("splitdiff")
 def pytest_configure(config):
     """Under pytest-xdist, share the cores between the workers instead of each taking all of them."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
-    if workers:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    if workers:  # torch's own count follows the process's CPU affinity, as xdist's does
+        torch.set_num_threads(max(1, torch.get_num_threads() // workers))
 
 
 @pytest.fixture

@@ -165,19 +165,25 @@ def test_recipe_benchmark_pairs_priors_image_by_image(capsys):
 
 def test_model_card_classical_rows_denoise_the_priors_own_noisy_images(monkeypatch):
     """Each classical row is scored on the prior's noisy images of that level (the same draw, the
-    timestep's sigma_t): TV's row equals TV at its chosen strength applied to the images that
-    ``denoising_psnr`` feeds the prior, recomputed here from those captured inputs."""
+    timestep's sigma_t), and TV is told sigma_t at the strength chosen for that level on the
+    training images: TV's rows equal TV recomputed here from the images ``denoising_psnr`` feeds
+    the prior, at strengths chosen here from ``classical_psnr`` on the tuning images."""
     import math
     import sys
 
     from benchmarks import model_card
+    from benchmarks.default_prior_quality import tuning_images
     from splitdiff.photos import heldout_images
+    from splitdiff.priors import TotalVariation
     from splitdiff.priors.schedule import NoiseSchedule
-    from splitdiff.training.validation import VALIDATION_SIGMAS, denoising_psnr
+    from splitdiff.training.validation import VALIDATION_SIGMAS, classical_psnr, denoising_psnr
 
+    strengths = (2.0, 5.0, 10.0)
     monkeypatch.setattr(model_card, "SIZE", 16)
-    monkeypatch.setattr(model_card, "TV_STRENGTHS", (1.0, 5.0))
+    monkeypatch.setattr(model_card, "TV_STRENGTHS", strengths)
     monkeypatch.setitem(sys.modules, "bm3d", None)  # no BM3D rows: `import bm3d` raises ImportError
+    told, denoise = [], TotalVariation.denoise
+    monkeypatch.setattr(TotalVariation, "denoise", lambda self, x, sigma: told.append(sigma) or denoise(self, x, sigma))
     rows = model_card.classical_rows(None)
     assert [(r["method"], r["sigma"]) for r in rows] == [(m, s) for m in ("Wiener", "TV") for s in VALIDATION_SIGMAS]
 
@@ -191,9 +197,14 @@ def test_model_card_classical_rows_denoise_the_priors_own_noisy_images(monkeypat
         return torch.zeros_like(x_t)
 
     denoising_psnr(capture, x, schedule)
-    for row, (noisy, sigma_t) in zip([r for r in rows if r["method"] == "TV"], inputs, strict=True):
-        strength = float(row["setting"].removeprefix("strength "))
-        assert strength in (1.0, 5.0)
-        out = sd.priors.build("tv", strength=strength).denoise(noisy, sigma_t).clamp(-1, 1)
+    assert told[-4:] == [sigma_t for _, sigma_t in inputs]  # the last four calls: the test images' rows
+    _, x_tune = tuning_images(16, None)
+    curves = {k: classical_psnr(denoise.__get__(sd.priors.build("tv", strength=k)), x_tune, schedule=schedule)
+              for k in strengths}
+    best = [max(strengths, key=lambda k: curves[k][sigma]) for sigma in VALIDATION_SIGMAS]
+    assert len(set(best)) > 1  # the levels choose different strengths here, so the mapping matters
+    for row, (noisy, sigma_t), strength in zip([r for r in rows if r["method"] == "TV"], inputs, best, strict=True):
+        assert row["setting"] == f"strength {strength:g}"
+        out = denoise(sd.priors.build("tv", strength=strength), noisy, sigma_t).clamp(-1, 1)
         psnr = (10 * torch.log10(4 / (out - x).pow(2).flatten(1).mean(1))).mean().item()
         assert abs(row["psnr"] - psnr) < 1e-3, (row, psnr)

@@ -68,8 +68,10 @@ def test_the_shipped_benchmark_has_every_test_photograph_with_its_license():
 def _dep5_file_stanzas(text: str) -> list[dict[str, str]]:
     """The ``Files:`` paragraphs of a machine-readable debian/copyright (DEP-5): fields with their
     continuation lines joined by newlines."""
+    import re
+
     stanzas = []
-    for paragraph in text.split("\n\n"):
+    for paragraph in re.split(r"\n[ \t]*\n", text):
         fields, key = {}, None
         for line in paragraph.splitlines():
             if line[:1] in (" ", "\t") and key:
