@@ -19,6 +19,16 @@ def pytest_configure(config):
         torch.set_num_threads(max(1, torch.get_num_threads() // workers))
 
 
+@pytest.fixture(autouse=True)
+def _registrations_end_with_the_test(monkeypatch):
+    """What a test registers (the docs' examples register operators, priors and solvers) is gone
+    after it: under pytest-xdist any test file may follow it on the same worker."""
+    import splitdiff as sd
+
+    for package in (sd.operators, sd.priors, sd.splitting, sd.algorithms):
+        monkeypatch.setattr(package.REGISTRY, "_factories", dict(package.REGISTRY._factories))
+
+
 @pytest.fixture
 def generator():
     return torch.Generator().manual_seed(0)
