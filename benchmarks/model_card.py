@@ -218,9 +218,10 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.validation or args.validation_csv:
-        if any(not step.isdigit() or not weights for step, _, weights in (p.partition("=") for p in args.point)):
+        pairs = [p.partition("=")[::2] for p in args.point]
+        if any(not step.isdigit() or not weights for step, weights in pairs):
             parser.error(f"--point takes STEP=WEIGHTS, got {args.point}")
-        points = {int(step): weights for step, _, weights in (p.partition("=") for p in args.point)}
+        points = {int(step): weights for step, weights in pairs}
         if args.validation_csv:
             with open(args.validation_csv) as f:
                 prior_rows = [{"step": int(r["step"]), "sigma": float(r["sigma"]), "psnr": float(r["psnr"])}
