@@ -208,3 +208,23 @@ def test_model_card_classical_rows_denoise_the_priors_own_noisy_images(monkeypat
         out = denoise(sd.priors.build("tv", strength=strength), noisy, sigma_t).clamp(-1, 1)
         psnr = (10 * torch.log10(4 / (out - x).pow(2).flatten(1).mean(1))).mean().item()
         assert abs(row["psnr"] - psnr) < 1e-3, (row, psnr)
+
+
+def test_gpu_session_script_dispatches_its_parts_and_always_packs_its_logs(tmp_path):
+    """benchmarks/gpu_session.sh (one device call per part): an unknown part is exit code 2 with a
+    one-line message, and the logs still come back as one archive (device.run returns 8 files)."""
+    import subprocess
+    import tarfile
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_session.sh"
+    run = subprocess.run(["bash", str(script), "bogus"], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "OUT": str(tmp_path / "out")}, cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.strip() == ("gpu_session.sh: unknown part 'bogus' (expected acceptance, tests, rows or "
+                                  "train)")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["logs.tar.gz"]
+    with tarfile.open(tmp_path / "out" / "logs.tar.gz") as archive:
+        assert "logs/gpu.txt" in archive.getnames()
+    for part in ("acceptance", "tests", "rows", "train"):  # each documented part is a function
+        assert f"\n{part}() {{" in script.read_text()
