@@ -156,6 +156,14 @@ def read_run(out: Path) -> tuple[list[dict], list[dict]]:
     return rows, sweeps
 
 
+def with_kept(rows: list[dict], kept: list[dict]) -> list[dict]:
+    """``rows`` and, after them, the ``kept`` rows (an earlier run's, ``--resume``) of the tasks
+    ``rows`` do not hold: a task kept from the earlier run is written again whether or not this
+    run has reached it yet or has it in ``--tasks``."""
+    tasks = {r["task"] for r in rows}
+    return rows + [r for r in kept if r["task"] not in tasks]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=64)
@@ -242,8 +250,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += rows_for(task, f"ddiff-mean-{args.samples}", names, scores(draws.mean(0), x), args.size)
         print(f"{task}: TV strength {strengths[task]:g}; {time.perf_counter() - start:.0f} s", flush=True)
         if out is not None:  # after every task: an interrupted run keeps what it solved (--resume)
-            write_text(out / "rows.csv", to_csv(rows))
-            write_text(out / "tuning.csv", to_csv(sweeps))
+            write_text(out / "rows.csv", to_csv(with_kept(rows, done_rows)))
+            write_text(out / "tuning.csv", to_csv(with_kept(sweeps, done_sweeps)))
     if args.tune_only:
         if out is not None:
             write_text(out / "tuning.csv", to_csv(sweeps))

@@ -114,6 +114,43 @@ def test_default_prior_quality_runs_and_pairs_by_image(tmp_path, capsys):
         default_prior_quality.main(args)
 
 
+def test_default_prior_quality_resume_never_drops_a_kept_task(tmp_path, monkeypatch, capsys):
+    """A resumed run rewrites rows.csv and tuning.csv after each task it solves: the tasks kept
+    from the earlier run stay in them, also those later in --tasks (interrupted before they are
+    reached) or not in --tasks at all. (2026-11-27: a resumed 1,000-step run wrote rows.csv after
+    super-resolution without the Gaussian deblurring it had kept, then was stopped.)"""
+    common = ["--size", "32", "--steps", "2", "--samples", "2", "--limit", "3", "--tv-strengths", "5", "--out",
+              str(tmp_path)]
+    default_prior_quality.main(common + ["--tasks", "gaussian_blur"])
+    kept = [r for r in csv.DictReader(open(tmp_path / "rows.csv"))]
+    kept_sweep = [r for r in csv.DictReader(open(tmp_path / "tuning.csv"))]
+    assert {r["task"] for r in kept} == {"gaussian_blur"} and len(kept) == 9
+
+    solve = default_prior_quality.draw
+
+    def interrupted(solver, y, samples, store, resume, key):
+        if key["task"] == "random_inpainting":
+            raise KeyboardInterrupt  # the run is stopped while drawing the third task
+        return solve(solver, y, samples, store, resume, key)
+
+    monkeypatch.setattr(default_prior_quality, "draw", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        default_prior_quality.main(common + ["--resume", "--tasks", "super_resolution", "gaussian_blur",
+                                             "random_inpainting"])
+    rows = list(csv.DictReader(open(tmp_path / "rows.csv")))
+    assert {r["task"] for r in rows} == {"super_resolution", "gaussian_blur"} and len(rows) == 18
+    assert [r for r in rows if r["task"] == "gaussian_blur"] == kept  # the kept rows, unchanged
+    sweeps = list(csv.DictReader(open(tmp_path / "tuning.csv")))
+    assert [r for r in sweeps if r["task"] == "gaussian_blur"] == kept_sweep
+    assert {r["task"] for r in sweeps} == {"super_resolution", "gaussian_blur"}
+
+    monkeypatch.setattr(default_prior_quality, "draw", solve)  # a task left out of --tasks stays too
+    default_prior_quality.main(common + ["--resume", "--tasks", "random_inpainting"])
+    rows = list(csv.DictReader(open(tmp_path / "rows.csv")))
+    assert sorted({r["task"] for r in rows}) == ["gaussian_blur", "random_inpainting", "super_resolution"]
+    assert len(rows) == 27 and [r for r in rows if r["task"] == "gaussian_blur"] == kept
+
+
 @pytest.mark.filterwarnings("ignore:these step sizes")
 def test_default_prior_quality_draws_are_samples_and_resume_at_the_next_sample(tmp_path):
     """Each sample is kept as it is drawn: the draws equal ``solver.sample`` with one solve per
