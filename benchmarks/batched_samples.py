@@ -5,7 +5,8 @@
 DDiff with the shipped prior on super-resolution x4 of held-out photographs at 64x64:
 ``solver.sample(y, k)`` runs the k N images as one batch; the baseline solves the N images k
 times. Both use the same number of network forwards (``steps`` - 1 per image); the ratio is
-what batching the samples buys on this device. Times are medians of ``--repeats`` runs.
+what batching the samples buys on this device. Times are medians of ``--repeats`` runs, after
+one untimed solve (a GPU's first solve also pays its warm-up).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     x = held_out_images(64)[1][: args.images].to(args.device)
     y = op.measure(x, generator=torch.Generator(args.device).manual_seed(0))
     solver = sd.algorithms.build("ddiff", prior=prior, operator=op, steps=args.steps)
+    timed(lambda: solver.solve(y, generator=torch.Generator(args.device).manual_seed(2)), 1, args.device)  # warm-up
     rows = []
     print("| k | samples in one batch (s) | k separate solves (s) | batched / separate | samples / s (batched) |")
     print("|---|---|---|---|---|")

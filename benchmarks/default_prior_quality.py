@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> None:
         if out is not None:
             write_text(out / "tuning.csv", to_csv(sweeps))
         return
+    rows, sweeps = with_kept(rows, done_rows), with_kept(sweeps, done_sweeps)
+    for task in dict.fromkeys(r["task"] for r in sweeps):  # a kept task this run did not list
+        best = max((r for r in sweeps if r["task"] == task), key=lambda r: r["psnr"])
+        strengths.setdefault(task, best["strength"])
     text = table(rows, strengths, args.samples)
     print(text)
     if out is not None:  # rows.csv and tuning.csv were written after each task

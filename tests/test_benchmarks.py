@@ -149,6 +149,8 @@ def test_default_prior_quality_resume_never_drops_a_kept_task(tmp_path, monkeypa
     rows = list(csv.DictReader(open(tmp_path / "rows.csv")))
     assert sorted({r["task"] for r in rows}) == ["gaussian_blur", "random_inpainting", "super_resolution"]
     assert len(rows) == 27 and [r for r in rows if r["task"] == "gaussian_blur"] == kept
+    table = (tmp_path / "table.md").read_text()  # the table too covers every task of the run
+    assert all(f"| {task} | 5 |" in table for task in ("random_inpainting", "super_resolution", "gaussian_blur"))
 
 
 @pytest.mark.filterwarnings("ignore:these step sizes")
@@ -258,10 +260,17 @@ def test_gpu_session_script_dispatches_its_parts_and_always_packs_its_logs(tmp_p
     run = subprocess.run(["bash", str(script), "bogus"], capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "OUT": str(tmp_path / "out")}, cwd=tmp_path)
     assert run.returncode == 2
-    assert run.stderr.strip() == ("gpu_session.sh: unknown part 'bogus' (expected acceptance, tests, rows or "
-                                  "train)")
+    assert run.stderr.strip() == ("gpu_session.sh: unknown part 'bogus' (expected acceptance, tests, rows, "
+                                  "target or train)")
+    assert not (tmp_path / "out").exists()  # refused before anything runs, also after valid parts
+    run = subprocess.run(["bash", str(script), "tests", "bogus"], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "OUT": str(tmp_path / "out")}, cwd=tmp_path)
+    assert run.returncode == 2 and not (tmp_path / "out").exists()
+    for part in ("acceptance", "tests", "rows", "target", "train"):  # each documented part is a function
+        assert f"\n{part}() {{" in script.read_text()
+    # a part that fails (here: no tests/test_gpu.py in this folder) still packs its logs into one archive
+    run = subprocess.run(["bash", str(script), "tests"], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "OUT": str(tmp_path / "out")}, cwd=tmp_path)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["logs.tar.gz"]
     with tarfile.open(tmp_path / "out" / "logs.tar.gz") as archive:
-        assert "logs/gpu.txt" in archive.getnames()
-    for part in ("acceptance", "tests", "rows", "train"):  # each documented part is a function
-        assert f"\n{part}() {{" in script.read_text()
+        assert {"logs/gpu.txt", "logs/gpu-tests.txt"} <= set(archive.getnames())
