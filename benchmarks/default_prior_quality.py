@@ -81,7 +81,12 @@ def tune_tv(op, y: torch.Tensor, x: torch.Tensor, strengths: tuple[float, ...] =
     for strength in strengths:
         solver = sd.algorithms.build("pnp-admm", prior=sd.priors.build("tv", strength=strength), operator=op)
         sweep.append({"task": op.task, "strength": strength, "psnr": psnr(solver.solve(y).cpu(), x).mean().item()})
-    return max(sweep, key=lambda r: r["psnr"])["strength"], sweep
+    return best_strength(sweep), sweep
+
+
+def best_strength(sweep: list[dict]) -> float:
+    """The strength of a task's sweep with the best mean PSNR."""
+    return max(sweep, key=lambda r: r["psnr"])["strength"]
 
 
 def rows_for(task: str, method: str, names: list[str], values: dict[str, torch.Tensor], size: int) -> list[dict]:
@@ -219,9 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     for task in args.tasks:
         if any(r["task"] == task for r in done_rows):  # --resume: solved by the interrupted run
             rows += [r for r in done_rows if r["task"] == task]
-            sweep = [r for r in done_sweeps if r["task"] == task]
-            sweeps += sweep
-            strengths[task] = max(sweep, key=lambda r: r["psnr"])["strength"]
+            sweeps += [r for r in done_sweeps if r["task"] == task]  # its strength: after the loop
             print(f"{task}: kept from {out / 'rows.csv'}", flush=True)
             continue
         start = time.perf_counter()
@@ -257,9 +260,8 @@ def main(argv: list[str] | None = None) -> None:
             write_text(out / "tuning.csv", to_csv(sweeps))
         return
     rows, sweeps = with_kept(rows, done_rows), with_kept(sweeps, done_sweeps)
-    for task in dict.fromkeys(r["task"] for r in sweeps):  # a kept task this run did not list
-        best = max((r for r in sweeps if r["task"] == task), key=lambda r: r["psnr"])
-        strengths.setdefault(task, best["strength"])
+    for task in dict.fromkeys(r["task"] for r in sweeps):  # the kept tasks, listed in --tasks or not
+        strengths.setdefault(task, best_strength([r for r in sweeps if r["task"] == task]))
     text = table(rows, strengths, args.samples)
     print(text)
     if out is not None:  # rows.csv and tuning.csv were written after each task
